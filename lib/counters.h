@@ -1,0 +1,57 @@
+/*
+ * counters.h: every reason a packet or flow is counted, skipped, dropped or cut, declared once.
+ *
+ * The X-macro list yields the enum (NFS_C_*) and the dotted names that STATUS=, the statistics
+ * output and the tests use. A pipeline owns one struct nfs_counters and increments it without
+ * locks; readers copy it.
+ */
+#ifndef NFS_COUNTERS_H
+#define NFS_COUNTERS_H
+
+#include "common.h"
+
+#define NFS_COUNTER_LIST(X)                                                                        \
+    X(PACKETS, "capture.packets")                                                                  \
+    X(BYTES, "capture.bytes")                                                                      \
+    X(PROCESSED, "decode.processed")                                                               \
+    X(LINK_UNSUPPORTED, "decode.link.unsupported")                                                 \
+    X(LINK_TRUNCATED, "decode.link.truncated")                                                     \
+    X(LINK_STP, "decode.link.stp")                                                                 \
+    X(L2_NOT_DATA, "decode.link.not_data")                                                         \
+    X(VLAN_TRUNCATED, "decode.vlan.truncated")                                                     \
+    X(MPLS_TRUNCATED, "decode.mpls.truncated")                                                     \
+    X(IP_TRUNCATED, "decode.ip.truncated")                                                         \
+    X(IP_VERSION, "decode.ip.bad_version")                                                         \
+    X(IPV4_BAD_HEADER, "decode.ipv4.bad_header")                                                   \
+    X(IPV4_FRAGMENT, "decode.ipv4.non_first_fragment")                                             \
+    X(IPV6_TRUNCATED, "decode.ipv6.truncated")                                                     \
+    X(IPV6_EXT_HEADER, "decode.ipv6.ext_header")                                                   \
+    X(IPV6_FRAGMENT, "decode.ipv6.non_first_fragment")                                             \
+    X(TUNNEL_TRUNCATED, "decode.tunnel.truncated")                                                 \
+    X(TUNNEL_DEPTH, "decode.tunnel.too_deep")                                                      \
+    X(FLOWS_CREATED, "flows.created")                                                              \
+    X(FLOWS_IDLE, "flows.expired.idle")                                                            \
+    X(FLOWS_ACTIVE, "flows.expired.active")                                                        \
+    X(FLOWS_TCP_END, "flows.expired.tcp_end")                                                      \
+    X(FLOWS_EVICTED, "flows.expired.evicted")                                                      \
+    X(FLOWS_FLUSHED, "flows.expired.flushed")                                                      \
+    X(RECORDS_EXPORTED, "export.records")
+
+enum nfs_counter {
+#define NFS_C_ENUM(id, name) NFS_C_##id,
+    NFS_COUNTER_LIST(NFS_C_ENUM)
+#undef NFS_C_ENUM
+    NFS_C_COUNT
+};
+
+struct nfs_counters {
+    uint64_t v[NFS_C_COUNT];
+};
+
+/* The dotted name of counter c, e.g. "decode.ipv4.non_first_fragment". */
+const char *nfs_counter_name(enum nfs_counter c);
+
+/* Packets decoded but not metered: the sum of every decode.* skip reason. */
+uint64_t nfs_counters_ignored(const struct nfs_counters *c);
+
+#endif

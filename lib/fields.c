@@ -1,0 +1,110 @@
+/*
+ * fields.c: the core field table (see fields.h).
+ *
+ * IPFIX mapping (docs/ipfix.md): a record is an RFC 5103 biflow. Forward elements describe the
+ * src->dst direction (src is the sender of the flow's first packet), reverse elements (PEN 29305)
+ * the dst->src direction. octetDeltaCount is IANA's IP-layer count whatever the accounting mode;
+ * the accounting-mode byte count, which the CSV's *_bytes columns hold, travels as the enterprise
+ * element accountedOctetDeltaCount. Bidirectional totals and durations are CSV-only: a
+ * collector derives them from the two directions.
+ * Enterprise element ids start above 1000 and never change meaning (COLLECTORS.md: pmacct keys
+ * enterprise elements by id alone).
+ */
+#include "fields.h"
+
+#define DIR_CSV(dir, col) #dir "_" col
+
+/* CSV-only columns of one direction (bidirectional, src2dst, dst2src). */
+#define CSV_DIR(dir)                                                                               \
+    {#dir "FirstSeenMilliseconds", 0, 0, NFS_T_MS, NFS_AT(dir.first_seen_ms),                      \
+     DIR_CSV(dir, "first_seen_ms"), 0, "first packet of " #dir},                                   \
+    {#dir "LastSeenMilliseconds", 0, 0, NFS_T_MS, NFS_AT(dir.last_seen_ms),                        \
+     DIR_CSV(dir, "last_seen_ms"), 0, "last packet of " #dir},                                     \
+    {#dir "DurationMilliseconds", 0, 0, NFS_T_U64, NFS_AT(dir.duration_ms),                        \
+     DIR_CSV(dir, "duration_ms"), 0, "last_seen - first_seen"},                                    \
+    {#dir "Packets", 0, 0, NFS_T_U64, NFS_AT(dir.packets), DIR_CSV(dir, "packets"), 0,             \
+     "packets"},                                                                                   \
+    {#dir "Bytes", 0, 0, NFS_T_U64, NFS_AT(dir.bytes), DIR_CSV(dir, "bytes"), 0,                   \
+     "bytes, by the accounting mode"}
+
+const struct nfs_field nfs_core_fields[] = {
+    /* IPFIX name, PEN, id, type, value, CSV column, flags, doc */
+    {"flowId", NFS_PEN_IANA, 148, NFS_T_U64, NFS_AT(id), "id", 0,
+     "flow number, 0-based, in order of export"},
+    {"nfstreamExpirationId", 0, 0, NFS_T_I8, NFS_AT(expiration_id), "expiration_id", 0,
+     "NFStream's: 0 idle or end of input, 1 active timeout, 2 TCP end, 3 evicted, -1 plugin"},
+    {"sourceIPv4Address", NFS_PEN_IANA, 8, NFS_T_IPV4, NFS_AT(src_ip), "src_ip", NFS_F_IP4,
+     "address of the endpoint that sent the first packet"},
+    {"sourceIPv6Address", NFS_PEN_IANA, 27, NFS_T_IPV6, NFS_AT(src_ip), "src_ip", NFS_F_IP6,
+     "address of the endpoint that sent the first packet"},
+    {"sourceMacAddress", NFS_PEN_IANA, 56, NFS_T_MAC, NFS_AT(src_mac), "src_mac", 0,
+     "source MAC of the first packet; zeros without Ethernet"},
+    {"sourceOui", 0, 0, NFS_T_OUI, NFS_AT(src_mac), "src_oui", 0, "first three octets of src_mac"},
+    {"sourceTransportPort", NFS_PEN_IANA, 7, NFS_T_U16, NFS_AT(src_port), "src_port", 0,
+     "0 for ICMP and other protocols"},
+    {"destinationIPv4Address", NFS_PEN_IANA, 12, NFS_T_IPV4, NFS_AT(dst_ip), "dst_ip", NFS_F_IP4,
+     "the other endpoint"},
+    {"destinationIPv6Address", NFS_PEN_IANA, 28, NFS_T_IPV6, NFS_AT(dst_ip), "dst_ip", NFS_F_IP6,
+     "the other endpoint"},
+    {"destinationMacAddress", NFS_PEN_IANA, 80, NFS_T_MAC, NFS_AT(dst_mac), "dst_mac", 0,
+     "destination MAC of the first packet"},
+    {"destinationOui", 0, 0, NFS_T_OUI, NFS_AT(dst_mac), "dst_oui", 0,
+     "first three octets of dst_mac"},
+    {"destinationTransportPort", NFS_PEN_IANA, 11, NFS_T_U16, NFS_AT(dst_port), "dst_port", 0,
+     "0 for ICMP and other protocols"},
+    {"protocolIdentifier", NFS_PEN_IANA, 4, NFS_T_U8, NFS_AT(protocol), "protocol", 0,
+     "IP protocol (IPv6: next header after extension headers)"},
+    {"ipVersion", NFS_PEN_IANA, 60, NFS_T_U8, NFS_AT(ip_version), "ip_version", 0,
+     "of the innermost IP header"},
+    {"vlanId", NFS_PEN_IANA, 58, NFS_T_U16, NFS_AT(vlan_id), "vlan_id", 0,
+     "innermost 802.1Q VLAN id, 0 if none"},
+    {"tunnelId", NFS_PEN_OWN, 1001, NFS_T_U8, NFS_AT(tunnel_id), "tunnel_id", 0,
+     "0 none, 1 GTP-U, 2 CAPWAP, 3 TZSP"},
+    CSV_DIR(bidirectional),
+    CSV_DIR(src2dst),
+    CSV_DIR(dst2src),
+    /* The IPFIX view of the two directions. */
+    {"flowStartMilliseconds", NFS_PEN_IANA, 152, NFS_T_MS, NFS_AT(src2dst.first_seen_ms), NULL, 0,
+     "first src->dst packet (the flow's first packet)"},
+    {"flowEndMilliseconds", NFS_PEN_IANA, 153, NFS_T_MS, NFS_AT(src2dst.last_seen_ms), NULL, 0,
+     "last src->dst packet"},
+    {"packetDeltaCount", NFS_PEN_IANA, 2, NFS_T_U64, NFS_AT(src2dst.packets), NULL, 0,
+     "src->dst packets"},
+    {"octetDeltaCount", NFS_PEN_IANA, 1, NFS_T_U64, NFS_AT(src2dst.ip_octets), NULL, 0,
+     "src->dst IP octets, headers included"},
+    {"accountedOctetDeltaCount", NFS_PEN_OWN, 1002, NFS_T_U64, NFS_AT(src2dst.bytes), NULL, 0,
+     "src->dst bytes by the accounting mode (the CSV's src2dst_bytes)"},
+    {"tcpControlBits", NFS_PEN_IANA, 6, NFS_T_U8, NFS_AT(src2dst.tcp_flags), NULL, 0,
+     "OR of src->dst TCP flags"},
+    {"reverseFlowStartMilliseconds", NFS_PEN_REVERSE, 152, NFS_T_MS,
+     NFS_AT(dst2src.first_seen_ms), NULL, 0, "first dst->src packet, 0 if none"},
+    {"reverseFlowEndMilliseconds", NFS_PEN_REVERSE, 153, NFS_T_MS, NFS_AT(dst2src.last_seen_ms),
+     NULL, 0, "last dst->src packet, 0 if none"},
+    {"reversePacketDeltaCount", NFS_PEN_REVERSE, 2, NFS_T_U64, NFS_AT(dst2src.packets), NULL, 0,
+     "dst->src packets"},
+    {"reverseOctetDeltaCount", NFS_PEN_REVERSE, 1, NFS_T_U64, NFS_AT(dst2src.ip_octets), NULL, 0,
+     "dst->src IP octets"},
+    {"reverseAccountedOctetDeltaCount", NFS_PEN_OWN, 1003, NFS_T_U64, NFS_AT(dst2src.bytes), NULL,
+     0, "dst->src bytes by the accounting mode"},
+    {"reverseTcpControlBits", NFS_PEN_REVERSE, 6, NFS_T_U8, NFS_AT(dst2src.tcp_flags), NULL, 0,
+     "OR of dst->src TCP flags"},
+    {"flowEndReason", NFS_PEN_IANA, 136, NFS_T_U8, NFS_AT(end_reason), NULL, 0,
+     "1 idle, 2 active, 3 end of flow (TCP), 4 forced (end of input), 5 table full"},
+};
+
+const size_t nfs_core_fields_count = NFS_NITEMS(nfs_core_fields);
+
+uint16_t
+nfs_field_wire_size(const struct nfs_field *f)
+{
+    switch (f->type) {
+    case NFS_T_IPV4:
+        return 4;
+    case NFS_T_IPV6:
+        return 16;
+    case NFS_T_STRING:
+        return 0xFFFF;
+    default:
+        return f->size;
+    }
+}
