@@ -1,0 +1,1 @@
+/* decode_ip.c: not written yet */

@@ -1,0 +1,1 @@
+/* decode_tunnel.c: not written yet */

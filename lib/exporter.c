@@ -1,0 +1,1 @@
+/* exporter.c: not written yet */

@@ -1,0 +1,1 @@
+/* flow.c: not written yet */

@@ -1,0 +1,1 @@
+/* flow_key.c: not written yet */

@@ -1,0 +1,1 @@
+/* ipfix.c: not written yet */
