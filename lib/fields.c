@@ -12,6 +12,9 @@
  */
 #include "fields.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 #define DIR_CSV(dir, col) #dir "_" col
 
 /* CSV-only columns of one direction (bidirectional, src2dst, dst2src). */
@@ -106,5 +109,75 @@ nfs_field_wire_size(const struct nfs_field *f)
         return 0xFFFF;
     default:
         return f->size;
+    }
+}
+
+static uint64_t
+read_uint(const uint8_t *p, size_t size)
+{
+    uint8_t u8;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+
+    switch (size) {
+    case 1:
+        memcpy(&u8, p, 1);
+        return u8;
+    case 2:
+        memcpy(&u16, p, 2);
+        return u16;
+    case 4:
+        memcpy(&u32, p, 4);
+        return u32;
+    default:
+        memcpy(&u64, p, 8);
+        return u64;
+    }
+}
+
+char *
+nfs_field_format(const struct nfs_field *f, const struct nfs_record *rec, char *buf, size_t size)
+{
+    const uint8_t *v = (const uint8_t *)rec + f->offset;
+    int8_t i8;
+
+    switch (f->type) {
+    case NFS_T_I8:
+        memcpy(&i8, v, 1);
+        snprintf(buf, size, "%d", i8);
+        break;
+    case NFS_T_IPV4:
+    case NFS_T_IPV6:
+        nfs_ip_format((const struct nfs_ip *)v, f->type == NFS_T_IPV6 ? 6 : 4, buf, size);
+        break;
+    case NFS_T_MAC:
+        snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", v[0], v[1], v[2], v[3], v[4], v[5]);
+        break;
+    case NFS_T_OUI:
+        snprintf(buf, size, "%02x:%02x:%02x", v[0], v[1], v[2]);
+        break;
+    case NFS_T_STRING:
+        snprintf(buf, size, "%.*s", (int)f->size, (const char *)v);
+        break;
+    default:
+        snprintf(buf, size, "%" PRIu64, read_uint(v, f->size));
+        break;
+    }
+    return buf;
+}
+
+bool
+nfs_field_is_text(const struct nfs_field *f)
+{
+    switch (f->type) {
+    case NFS_T_IPV4:
+    case NFS_T_IPV6:
+    case NFS_T_MAC:
+    case NFS_T_OUI:
+    case NFS_T_STRING:
+        return true;
+    default:
+        return false;
     }
 }

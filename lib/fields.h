@@ -68,4 +68,14 @@ nfs_field_applies(const struct nfs_field *f, unsigned ip_version)
 /* Size of the field's value on the wire (IPFIX); 0xFFFF for variable length. */
 uint16_t nfs_field_wire_size(const struct nfs_field *f);
 
+/*
+ * Writes the field's value of rec as text (NFStream's CSV form: decimal numbers, dotted or
+ * colon addresses, "aa:bb:.." MACs) into buf; returns buf. Strings are not quoted here.
+ */
+char *nfs_field_format(const struct nfs_field *f, const struct nfs_record *rec, char *buf,
+                       size_t size);
+
+/* True when the field's text is a string in NFStream's CSV (quoted there). */
+bool nfs_field_is_text(const struct nfs_field *f);
+
 #endif

@@ -1,0 +1,47 @@
+/*
+ * flow_table.h: the active flows of one pipeline, and when they end.
+ *
+ * Lookup is open addressing over a power-of-two slot array sized for max_flows at half load;
+ * a slot keeps the full hash and the flow's pool index, so a probe rarely touches a flow.
+ * Expiry never scans the table: flows sit in three lists kept in time order as a side effect
+ * of updates: open flows by last packet (idle timeout), TCP-closed flows by last packet
+ * (linger), and every non-empty flow by first packet (active timeout). Expiry pops list heads.
+ * Owned by one pipeline thread, no locks. Ended flows go to the callback given at creation,
+ * which must not keep the pointer.
+ */
+#ifndef NFS_FLOW_TABLE_H
+#define NFS_FLOW_TABLE_H
+
+#include "counters.h"
+#include "flow.h"
+
+struct nfs_flow_table;
+
+/* Called for each flow that ends, with an enum nfs_end_reason; the flow is then recycled. */
+typedef void (*nfs_flow_end_fn)(void *ctx, const struct nfs_flow *flow, uint8_t end_reason);
+
+/* Returns NULL and fills err when memory for max_flows cannot be reserved. */
+struct nfs_flow_table *nfs_flow_table_create(const struct nfs_flow_options *opt,
+                                             nfs_flow_end_fn on_end, void *ctx,
+                                             struct nfs_counters *counters,
+                                             struct nfs_error *err);
+void nfs_flow_table_destroy(struct nfs_flow_table *t);
+
+/*
+ * Counts pkt (already decoded, time made monotonic by the caller) into its flow: finds or creates
+ * the flow, applies the cuts NFStream applies when a packet arrives (idle, active) and the TCP
+ * rules, and keeps the expiry lists in order. Returns the flow, or NULL in the one case where
+ * no flow could be made (max_flows is 0).
+ */
+struct nfs_flow *nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt);
+
+/* Ends the flows whose timeout has passed at now_us; at most `budget` of them. Returns count. */
+unsigned nfs_flow_table_expire(struct nfs_flow_table *t, uint64_t now_us, unsigned budget);
+
+/* Ends every flow (end of input, shutdown), oldest first. */
+void nfs_flow_table_flush(struct nfs_flow_table *t);
+
+/* Number of flows holding at least one packet. */
+uint32_t nfs_flow_table_count(const struct nfs_flow_table *t);
+
+#endif
