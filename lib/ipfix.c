@@ -1,1 +1,551 @@
-/* ipfix.c: not written yet */
+/*
+ * ipfix.c: field tables -> libfixbuf information model, templates, internal records.
+ *
+ * Everything here is derived from the field tables; nothing lists elements a second time.
+ * IANA and RFC 5103 reverse elements are checked against fixbuf's built-in model (same id,
+ * same name), so a typo in a table fails at start-up instead of exporting the wrong element.
+ * NFS_PEN_OWN elements are added to the model under the configured enterprise number, with a
+ * type, semantics and units derived from the field (meaning_of()).
+ *
+ * Record layout. libfixbuf reads an internal record as the template's elements packed in
+ * template order, each taking its internal-template length, without padding; a
+ * variable-length element takes an fbVarfield_t {size_t len; uint8_t *buf;} (fbtemplate.c,
+ * fbTemplateExtendIndices: ie_internal_len += len, or += sizeof(fbVarfield_t)). Integers,
+ * dateTimeMilliseconds and IPv4 addresses are host-order values of their length (the
+ * elements carry FB_IE_F_ENDIAN); IPv6 and MAC addresses are raw bytes. The layout is
+ * computed once per IP version and cross-checked against fbTemplateGetIELenOfMemBuffer()
+ * whenever a template is built, so a disagreement is an error, not corrupt records.
+ */
+#include "ipfix.h"
+
+#include <stdlib.h>
+
+/* One element of a template and where its value goes in the internal record. */
+struct slot {
+    const struct nfs_field *f;
+    size_t group;  /* index into model->groups: which values[] entry holds the value */
+    uint16_t off;  /* offset in the internal record */
+    uint16_t wire; /* template length; FB_IE_VARLEN for strings */
+};
+
+struct layout {
+    struct slot *slots;
+    size_t n;
+    size_t size; /* bytes of the internal record */
+};
+
+struct nfs_ipfix_model {
+    fbInfoModel_t *fb;
+    uint32_t pen;
+    struct nfs_ipfix_group *groups;
+    size_t n_groups;
+    struct layout ip4, ip6;
+    const fbInfoElement_t **own; /* the enterprise elements, for RFC 5610 records */
+    size_t n_own;
+};
+
+/* IPFIX data type of each enum nfs_type: fixbuf's code and the registry name. */
+static const struct {
+    uint8_t fb;
+    const char *xml;
+    uint16_t size; /* bytes the value takes in the record; 0: any (strings) */
+} types[] = {
+    [NFS_T_U8] = {FB_UINT_8, "unsigned8", 1},
+    [NFS_T_U16] = {FB_UINT_16, "unsigned16", 2},
+    [NFS_T_U32] = {FB_UINT_32, "unsigned32", 4},
+    [NFS_T_U64] = {FB_UINT_64, "unsigned64", 8},
+    [NFS_T_I8] = {FB_INT_8, "signed8", 1},
+    [NFS_T_MS] = {FB_DT_MILSEC, "dateTimeMilliseconds", 8},
+    [NFS_T_IPV4] = {FB_IP4_ADDR, "ipv4Address", sizeof(struct nfs_ip)},
+    [NFS_T_IPV6] = {FB_IP6_ADDR, "ipv6Address", sizeof(struct nfs_ip)},
+    [NFS_T_MAC] = {FB_MAC_ADDR, "macAddress", 6},
+    [NFS_T_OUI] = {FB_OCTET_ARRAY, NULL, 6}, /* CSV only: no IPFIX form */
+    [NFS_T_STRING] = {FB_STRING, "string", 0},
+};
+
+/* Semantics and units of an enterprise element, in fixbuf's flag bits and registry names. */
+struct meaning {
+    uint32_t flags;
+    const char *semantics; /* NULL: default */
+    const char *units;     /* NULL: none */
+};
+
+/*
+ * The table has no semantics column, so they follow the naming conventions IANA's own
+ * elements use: ...DeltaCount is a deltaCounter (octets or packets by name), ...Id an
+ * identifier, ...Flags/...ControlBits flags, times are in milliseconds.
+ */
+static bool
+ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static struct meaning
+meaning_of(const struct nfs_field *f)
+{
+    struct meaning m = {FB_IE_DEFAULT, NULL, NULL};
+
+    if (f->type == NFS_T_MS) {
+        m.flags = FB_UNITS_MILLISECONDS;
+        m.units = "milliseconds";
+    } else if (ends_with(f->name, "DeltaCount")) {
+        m.flags = FB_IE_DELTACOUNTER;
+        m.semantics = "deltaCounter";
+        if (strstr(f->name, "Octet") != NULL) {
+            m.flags |= FB_UNITS_OCTETS;
+            m.units = "octets";
+        } else if (strstr(f->name, "Packet") != NULL) {
+            m.flags |= FB_UNITS_PACKETS;
+            m.units = "packets";
+        }
+    } else if (ends_with(f->name, "Id")) {
+        m.flags = FB_IE_IDENTIFIER;
+        m.semantics = "identifier";
+    } else if (ends_with(f->name, "Flags") || ends_with(f->name, "ControlBits")) {
+        m.flags = FB_IE_FLAGS;
+        m.semantics = "flags";
+    }
+    return m;
+}
+
+static bool
+is_element(const struct nfs_field *f)
+{
+    return f->id != 0;
+}
+
+static uint32_t
+pen_of(const struct nfs_field *f, uint32_t own_pen)
+{
+    return f->pen == NFS_PEN_OWN ? own_pen : f->pen;
+}
+
+static bool
+gerror_fail(struct nfs_error *err, GError *gerr, const char *what)
+{
+    nfs_error_set(err, "%s: %s", what, gerr != NULL ? gerr->message : "unknown libfixbuf error");
+    g_clear_error(&gerr);
+    return false;
+}
+
+/* A field the encoder can write: an IPFIX type, and a size in the record that fits it. */
+static bool
+check_field(const struct nfs_field *f, struct nfs_error *err)
+{
+    if (f->type >= NFS_NITEMS(types) || types[f->type].xml == NULL) {
+        nfs_error_set(err, "field %s: type %u has no IPFIX encoding", f->name, f->type);
+        return false;
+    }
+    if (types[f->type].size != 0 ? f->size != types[f->type].size : f->size == 0) {
+        nfs_error_set(err, "field %s: %u bytes in the record do not fit type %s", f->name,
+                      f->size, types[f->type].xml);
+        return false;
+    }
+    return true;
+}
+
+/* IANA and reverse elements must be known to fixbuf under the table's name. */
+static bool
+check_known(fbInfoModel_t *fb, const struct nfs_field *f, struct nfs_error *err)
+{
+    const fbInfoElement_t *ie = fbInfoModelGetElementByID(fb, f->id, f->pen);
+
+    if (ie == NULL) {
+        nfs_error_set(err, "field %s: no element %u/%u in libfixbuf's information model",
+                      f->name, f->pen, f->id);
+        return false;
+    }
+    if (strcmp(ie->ref.name, f->name) != 0) {
+        nfs_error_set(err, "field %s: element %u/%u is %s", f->name, f->pen, f->id,
+                      ie->ref.name);
+        return false;
+    }
+    return true;
+}
+
+static bool
+add_own(struct nfs_ipfix_model *m, const struct nfs_field *f, struct nfs_error *err)
+{
+    const fbInfoElement_t *old = fbInfoModelGetElementByID(m->fb, f->id, m->pen);
+    struct meaning mean = meaning_of(f);
+    fbInfoElement_t ie;
+
+    if (old != NULL && strcmp(old->ref.name, f->name) != 0) {
+        nfs_error_set(err, "field %s: element %u/%u is already %s", f->name, m->pen, f->id,
+                      old->ref.name);
+        return false;
+    }
+    if (fbInfoModelGetElementByName(m->fb, f->name) != NULL && old == NULL) {
+        nfs_error_set(err, "field %s: name already used by another element", f->name);
+        return false;
+    }
+    memset(&ie, 0, sizeof(ie));
+    ie.ref.name = f->name;
+    ie.ent = m->pen;
+    ie.num = f->id;
+    ie.len = nfs_field_wire_size(f);
+    ie.type = types[f->type].fb;
+    ie.flags = mean.flags;
+    if (f->type != NFS_T_IPV6 && f->type != NFS_T_MAC && f->type != NFS_T_STRING)
+        ie.flags |= FB_IE_F_ENDIAN;
+    ie.description = f->doc;
+    fbInfoModelAddElement(m->fb, &ie);
+    m->own[m->n_own++] = fbInfoModelGetElementByID(m->fb, f->id, m->pen);
+    return true;
+}
+
+static bool
+add_elements(struct nfs_ipfix_model *m, struct nfs_error *err)
+{
+    for (size_t g = 0; g < m->n_groups; g++) {
+        for (size_t i = 0; i < m->groups[g].n_fields; i++) {
+            const struct nfs_field *f = &m->groups[g].fields[i];
+
+            if (!is_element(f))
+                continue;
+            if (!check_field(f, err))
+                return false;
+            if (f->pen == NFS_PEN_OWN ? !add_own(m, f, err) : !check_known(m->fb, f, err))
+                return false;
+        }
+    }
+    return true;
+}
+
+static size_t
+count_elements(const struct nfs_ipfix_group *groups, size_t n_groups)
+{
+    size_t n = 0;
+
+    for (size_t g = 0; g < n_groups; g++)
+        for (size_t i = 0; i < groups[g].n_fields; i++)
+            n += is_element(&groups[g].fields[i]);
+    return n;
+}
+
+/* The template of one IP version: the applicable elements of every group, in table order. */
+static bool
+build_layout(struct nfs_ipfix_model *m, unsigned ip_version, struct layout *l,
+             struct nfs_error *err)
+{
+    size_t off = 0;
+
+    l->slots = calloc(count_elements(m->groups, m->n_groups) + 1, sizeof(*l->slots));
+    if (l->slots == NULL) {
+        nfs_error_set(err, "out of memory");
+        return false;
+    }
+    for (size_t g = 0; g < m->n_groups; g++) {
+        for (size_t i = 0; i < m->groups[g].n_fields; i++) {
+            const struct nfs_field *f = &m->groups[g].fields[i];
+            struct slot *s = &l->slots[l->n];
+
+            if (!is_element(f) || !nfs_field_applies(f, ip_version))
+                continue;
+            s->f = f;
+            s->group = g;
+            s->wire = nfs_field_wire_size(f);
+            s->off = (uint16_t)off;
+            off += s->wire == FB_IE_VARLEN ? sizeof(fbVarfield_t) : s->wire;
+            l->n++;
+        }
+    }
+    l->size = off;
+    /* COLLECTORS.md: python3-ipfix misreads a template whose first element is variable-length. */
+    if (l->n == 0 || l->slots[0].wire == FB_IE_VARLEN || off > UINT16_MAX) {
+        nfs_error_set(err, "IPv%u template: %s", ip_version,
+                      l->n == 0 ? "no elements"
+                      : off > UINT16_MAX ? "record too large"
+                                         : "first element is variable-length");
+        return false;
+    }
+    return true;
+}
+
+struct nfs_ipfix_model *
+nfs_ipfix_model_create(const struct nfs_ipfix_group *groups, size_t n_groups,
+                       uint32_t enterprise_number, struct nfs_error *err)
+{
+    struct nfs_ipfix_model *m = calloc(1, sizeof(*m));
+    size_t n = count_elements(groups, n_groups);
+
+    if (enterprise_number == NFS_PEN_IANA || enterprise_number == NFS_PEN_REVERSE ||
+        enterprise_number == NFS_PEN_OWN) {
+        nfs_error_set(err, "enterprise number %u is reserved", enterprise_number);
+        free(m);
+        return NULL;
+    }
+    if (m == NULL || (m->groups = calloc(n_groups + 1, sizeof(*groups))) == NULL ||
+        (m->own = calloc(n + 1, sizeof(*m->own))) == NULL) {
+        nfs_error_set(err, "out of memory");
+        nfs_ipfix_model_destroy(m);
+        return NULL;
+    }
+    memcpy(m->groups, groups, n_groups * sizeof(*groups));
+    m->n_groups = n_groups;
+    m->pen = enterprise_number;
+    m->fb = fbInfoModelAlloc();
+    if (!add_elements(m, err) || !build_layout(m, 4, &m->ip4, err) ||
+        !build_layout(m, 6, &m->ip6, err)) {
+        nfs_ipfix_model_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+void
+nfs_ipfix_model_destroy(struct nfs_ipfix_model *m)
+{
+    if (m == NULL)
+        return;
+    if (m->fb != NULL)
+        fbInfoModelFree(m->fb);
+    free(m->ip4.slots);
+    free(m->ip6.slots);
+    free(m->own);
+    free(m->groups);
+    free(m);
+}
+
+uint32_t
+nfs_ipfix_model_enterprise(const struct nfs_ipfix_model *m)
+{
+    return m->pen;
+}
+
+uint16_t
+nfs_ipfix_template_id(unsigned ip_version)
+{
+    return ip_version == 4 ? NFS_IPFIX_TID_IP4 : ip_version == 6 ? NFS_IPFIX_TID_IP6 : 0;
+}
+
+static const struct layout *
+layout_of(const struct nfs_ipfix_model *m, unsigned ip_version)
+{
+    return ip_version == 4 ? &m->ip4 : ip_version == 6 ? &m->ip6 : NULL;
+}
+
+size_t
+nfs_ipfix_record_size(const struct nfs_ipfix_model *m, unsigned ip_version)
+{
+    const struct layout *l = layout_of(m, ip_version);
+    return l != NULL ? l->size : 0;
+}
+
+size_t
+nfs_ipfix_max_record_size(const struct nfs_ipfix_model *m)
+{
+    return m->ip4.size > m->ip6.size ? m->ip4.size : m->ip6.size;
+}
+
+/* Writes one value; src points at the field's bytes in its struct. */
+static void
+put(const struct slot *s, const uint8_t *src, uint8_t *dst)
+{
+    const struct nfs_field *f = s->f;
+
+    switch (f->type) {
+    case NFS_T_IPV4: {
+        uint32_t host = nfs_be32(src);
+        memcpy(dst, &host, 4);
+        break;
+    }
+    case NFS_T_STRING: {
+        fbVarfield_t v = {strnlen((const char *)src, f->size), (uint8_t *)(uintptr_t)src};
+        memcpy(dst, &v, sizeof(v));
+        break;
+    }
+    default: /* integers and times in host order, IPv6 and MAC as bytes: copied as they are */
+        memcpy(dst, src, s->wire);
+        break;
+    }
+}
+
+size_t
+nfs_ipfix_encode(const struct nfs_ipfix_model *m, unsigned ip_version,
+                 const void *const *values, uint8_t *buf, size_t size)
+{
+    const struct layout *l = layout_of(m, ip_version);
+
+    if (l == NULL || size < l->size)
+        return 0;
+    memset(buf, 0, l->size);
+    for (size_t i = 0; i < l->n; i++) {
+        const struct slot *s = &l->slots[i];
+        const uint8_t *base = values[s->group];
+
+        if (base != NULL)
+            put(s, base + s->f->offset, buf + s->off);
+    }
+    return l->size;
+}
+
+static fbTemplate_t *
+template_build(const struct nfs_ipfix_model *m, const struct layout *l, struct nfs_error *err)
+{
+    fbTemplate_t *t = fbTemplateAlloc(m->fb);
+    GError *gerr = NULL;
+
+    for (size_t i = 0; i < l->n; i++) {
+        fbInfoElementSpec_t spec = {(char *)(uintptr_t)l->slots[i].f->name, l->slots[i].wire, 0};
+
+        if (!fbTemplateAppendSpec(t, &spec, 0, &gerr)) {
+            fbTemplateFreeUnused(t);
+            gerror_fail(err, gerr, l->slots[i].f->name);
+            return NULL;
+        }
+    }
+    if (fbTemplateGetIELenOfMemBuffer(t) != l->size) {
+        nfs_error_set(err, "libfixbuf expects %u-byte records, the encoder writes %zu",
+                      fbTemplateGetIELenOfMemBuffer(t), l->size);
+        fbTemplateFreeUnused(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Adds the template of one version as internal and external template, same ID. */
+static bool
+session_add(const struct nfs_ipfix_model *m, fbSession_t *s, unsigned ip_version,
+            struct nfs_error *err)
+{
+    uint16_t tid = nfs_ipfix_template_id(ip_version);
+    fbTemplate_t *t = template_build(m, layout_of(m, ip_version), err);
+    GError *gerr = NULL;
+
+    if (t == NULL)
+        return false;
+    if (!fbSessionAddTemplate(s, TRUE, tid, t, &gerr)) {
+        fbTemplateFreeUnused(t);
+        return gerror_fail(err, gerr, "adding internal template");
+    }
+    if (!fbSessionAddTemplate(s, FALSE, tid, t, &gerr))
+        return gerror_fail(err, gerr, "adding external template");
+    return true;
+}
+
+fbSession_t *
+nfs_ipfix_session_create(const struct nfs_ipfix_model *m, uint32_t domain, bool rfc5610,
+                         struct nfs_error *err)
+{
+    fbSession_t *s = fbSessionAlloc(m->fb);
+    GError *gerr = NULL;
+
+    fbSessionSetDomain(s, domain);
+    /* Enabled FALSE: this only adds the type-record template; nfs_ipfix_announce() writes
+     * the records itself, for our elements only and before the data templates. */
+    if (rfc5610 &&
+        fbSessionSetMetadataExportElements(s, FALSE, NFS_IPFIX_TID_IE_TYPES, &gerr) == 0) {
+        gerror_fail(err, gerr, "adding the RFC 5610 template");
+        fbSessionFree(s);
+        return NULL;
+    }
+    if (!session_add(m, s, 4, err) || !session_add(m, s, 6, err)) {
+        fbSessionFree(s);
+        return NULL;
+    }
+    return s;
+}
+
+static bool
+announce_types(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nfs_error *err)
+{
+    fbSession_t *s = fBufGetSession(fbuf);
+    GError *gerr = NULL;
+
+    if (fbSessionGetTemplate(s, FALSE, NFS_IPFIX_TID_IE_TYPES, NULL) == NULL)
+        return true;
+    if (!fbSessionExportTemplate(s, NFS_IPFIX_TID_IE_TYPES, &gerr))
+        return gerror_fail(err, gerr, "exporting the RFC 5610 template");
+    for (size_t i = 0; i < m->n_own; i++) {
+        if (!fbInfoElementWriteOptionsRecord(fbuf, m->own[i], NFS_IPFIX_TID_IE_TYPES,
+                                             NFS_IPFIX_TID_IE_TYPES, &gerr))
+            return gerror_fail(err, gerr, m->own[i]->ref.name);
+    }
+    return true;
+}
+
+bool
+nfs_ipfix_announce(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nfs_error *err)
+{
+    fbSession_t *s = fBufGetSession(fbuf);
+    GError *gerr = NULL;
+
+    if (!announce_types(m, fbuf, err))
+        return false;
+    if (!fbSessionExportTemplate(s, NFS_IPFIX_TID_IP4, &gerr) ||
+        !fbSessionExportTemplate(s, NFS_IPFIX_TID_IP6, &gerr))
+        return gerror_fail(err, gerr, "exporting templates");
+    return true;
+}
+
+/* XML text: the few characters that cannot appear as they are. */
+static void
+xml_text(FILE *out, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        default:
+            fputc(*s, out);
+        }
+    }
+}
+
+static void
+xml_record(FILE *out, const struct nfs_field *f, uint32_t pen)
+{
+    struct meaning mean = meaning_of(f);
+
+    fprintf(out, "    <record>\n      <name>%s</name>\n      <dataType>%s</dataType>\n", f->name,
+            types[f->type].xml);
+    if (mean.semantics != NULL)
+        fprintf(out, "      <dataTypeSemantics>%s</dataTypeSemantics>\n", mean.semantics);
+    if (mean.units != NULL)
+        fprintf(out, "      <units>%s</units>\n", mean.units);
+    fprintf(out, "      <cert:enterpriseId>%u</cert:enterpriseId>\n", pen);
+    fprintf(out, "      <elementId>%u</elementId>\n      <status>current</status>\n", f->id);
+    fputs("      <description>\n        <paragraph>", out);
+    xml_text(out, f->doc);
+    fputs("</paragraph>\n      </description>\n    </record>\n\n", out);
+}
+
+bool
+nfs_ipfix_write_element_xml(FILE *out, const struct nfs_ipfix_group *groups, size_t n_groups,
+                            uint32_t enterprise_number, struct nfs_error *err)
+{
+    fputs("<?xml version='1.0' encoding='UTF-8'?>\n"
+          "<registry id=\"nfsensor_ipfix\"\n"
+          "          xmlns=\"http://www.iana.org/assignments\"\n"
+          "          xmlns:cert=\"http://www.cert.org/ipfix\">\n\n"
+          "  <title>nfsensor IPFIX elements</title>\n\n"
+          "  <registry id=\"nfsensor-information-elements\">\n",
+          out);
+    fprintf(out, "    <title>nfsensor enterprise elements (PEN %u)</title>\n\n",
+            enterprise_number);
+    for (size_t g = 0; g < n_groups; g++) {
+        for (size_t i = 0; i < groups[g].n_fields; i++) {
+            const struct nfs_field *f = &groups[g].fields[i];
+
+            if (is_element(f) && f->pen == NFS_PEN_OWN && f->type < NFS_NITEMS(types) &&
+                types[f->type].xml != NULL)
+                xml_record(out, f, pen_of(f, enterprise_number));
+        }
+    }
+    fputs("  </registry>\n</registry>\n", out);
+    if (fflush(out) != 0 || ferror(out)) {
+        nfs_error_set(err, "writing the element file failed");
+        return false;
+    }
+    return true;
+}

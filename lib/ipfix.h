@@ -1,0 +1,82 @@
+/*
+ * ipfix.h: the IPFIX view of the field tables, on libfixbuf 2.4.
+ *
+ * A struct nfs_ipfix_model turns field tables (the core table now, plugins' tables later) into
+ * what an exporter needs: a libfixbuf information model that knows every enterprise element,
+ * one template per IP version with a stable ID, the encoder that lays a record out the way
+ * libfixbuf reads an internal record, and the RFC 5610 type records that name the enterprise
+ * elements on the wire. Transports (files, UDP, TCP) live in exporter.c.
+ */
+#ifndef NFS_IPFIX_H
+#define NFS_IPFIX_H
+
+#include <stdio.h>
+
+#include <fixbuf/public.h>
+
+#include "common.h"
+#include "fields.h"
+
+/* Template IDs: 0x0100 | the NFS_F_IP* flag of the version; later flags (encodings, field
+ * sets) OR into the low byte. The RFC 5610 type-record template sits outside that range. */
+#define NFS_IPFIX_TID_BASE     0x0100u
+#define NFS_IPFIX_TID_IP4      (NFS_IPFIX_TID_BASE | NFS_F_IP4)
+#define NFS_IPFIX_TID_IP6      (NFS_IPFIX_TID_BASE | NFS_F_IP6)
+#define NFS_IPFIX_TID_IE_TYPES 0xFF01u
+
+/* One field table: the core's, or a plugin's. */
+struct nfs_ipfix_group {
+    const struct nfs_field *fields;
+    size_t n_fields;
+};
+
+struct nfs_ipfix_model;
+
+/* Builds the model for these groups (copied: the tables themselves must outlive the model).
+ * NFS_PEN_OWN elements become elements of enterprise_number. Fails, naming the field, when a
+ * table is inconsistent: an IANA/reverse element fixbuf does not know under that name, an
+ * enterprise element that collides with a known one, a size that does not match the type, or
+ * a variable-length element first in a template. */
+struct nfs_ipfix_model *nfs_ipfix_model_create(const struct nfs_ipfix_group *groups,
+                                               size_t n_groups, uint32_t enterprise_number,
+                                               struct nfs_error *err);
+void nfs_ipfix_model_destroy(struct nfs_ipfix_model *m);
+
+uint32_t nfs_ipfix_model_enterprise(const struct nfs_ipfix_model *m);
+
+/* The template ID for records of this IP version (4 or 6); 0 for any other version. */
+uint16_t nfs_ipfix_template_id(unsigned ip_version);
+
+/* Bytes of the internal record of this IP version (the size nfs_ipfix_encode writes). */
+size_t nfs_ipfix_record_size(const struct nfs_ipfix_model *m, unsigned ip_version);
+
+/* The largest record size over all versions: a buffer this big fits any record. */
+size_t nfs_ipfix_max_record_size(const struct nfs_ipfix_model *m);
+
+/* Writes the internal record of this IP version into buf: values[g] is the struct holding the
+ * values of group g (values[0]: the struct nfs_record); a NULL entry encodes that group's
+ * fields as zeros. String fields point into values[], which must outlive the fBufAppend.
+ * Returns the bytes written, 0 when the version is unknown or size is too small. */
+size_t nfs_ipfix_encode(const struct nfs_ipfix_model *m, unsigned ip_version,
+                        const void *const *values, uint8_t *buf, size_t size);
+
+/* Allocates a session on the model's fixbuf model with both data templates (internal and
+ * external, same IDs) in observation domain `domain` and, when rfc5610 is set, the type-record
+ * template. The session belongs to the caller until fBufAllocForExport takes it. NULL on
+ * failure. */
+fbSession_t *nfs_ipfix_session_create(const struct nfs_ipfix_model *m, uint32_t domain,
+                                      bool rfc5610, struct nfs_error *err);
+
+/* Writes the templates into the session's buffer: the type-record template and one RFC 5610
+ * record per enterprise element first (when the session has them), so collectors know the
+ * names and types before the first data template uses them, then the data templates. Used at
+ * session start and for UDP template refresh. Leaves the buffer's templates unset. */
+bool nfs_ipfix_announce(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nfs_error *err);
+
+/* Writes an element file in the IANA registry XML format (as /usr/share/libfixbuf/cert_ipfix.xml,
+ * for ipfixDump --element-file and collectors that read that format) describing every
+ * NFS_PEN_OWN field of the groups under enterprise_number. Fails when writing fails. */
+bool nfs_ipfix_write_element_xml(FILE *out, const struct nfs_ipfix_group *groups, size_t n_groups,
+                                 uint32_t enterprise_number, struct nfs_error *err);
+
+#endif
