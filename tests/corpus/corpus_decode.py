@@ -40,7 +40,9 @@ def check(nfsensord, pcap, out):
                        stderr=subprocess.PIPE, timeout=300)
     if d.returncode != 0:
         return name, "ipfixDump failed: " + d.stderr.decode(errors="replace")[:500]
-    records = d.stdout.decode(errors="replace").count("--- data record")
+    # Flow records, not the RFC 5610 type records that share the file: each has flowEndReason.
+    blocks = re.split(r"^--- ", d.stdout.decode(errors="replace"), flags=re.M)
+    records = sum(1 for b in blocks if b.startswith("data record") and "flowEndReason" in b)
     if records != flows:
         return name, "ipfixDump decoded %d records, the CSV has %d flows" % (records, flows)
     note = " (clean error: %s)" % err.strip().splitlines()[-1] if r.returncode == 1 else ""
