@@ -244,6 +244,25 @@ def compare_flows(ck, label, expected, observed, fields=None, dir_fields=None):
                 ck.check("%s: unexpected record" % label, False, flow_str(o))
 
 
+FLOW_KEYS = ("src_ip", "dst_ip", "src_port", "dst_port", "protocol", "ip_version", "vlan_id",
+             "tunnel_id", "src_mac", "dst_mac", "end_reason")
+DIR_KEYS = ("first_seen_ms", "last_seen_ms", "packets", "ip_octets", "bytes", "tcp_flags")
+
+
+def check_complete(ck, label, flows, keys=FLOW_KEYS, dir_keys=DIR_KEYS):
+    """Every decoded flow carries every element the IPFIX mapping promises (a decoder or
+    parser that silently loses one would otherwise make the comparison skip it)."""
+    missing = set()
+    for f in flows:
+        missing.update(k for k in keys if k not in f)
+        for d in ("s2d", "d2s"):
+            missing.update("%s.%s" % (d, k) for k in dir_keys if k not in f.get(d, {}))
+    ck.check("%s: every record has all %d flow elements" % (label, len(keys) +
+                                                             2 * len(dir_keys)),
+             bool(flows) and not missing,
+             "missing: %s" % ", ".join(sorted(missing)) if flows else "no flow records")
+
+
 def flow_str(f):
     return "%s:%s->%s:%s proto %s vlan %s first %s s2d %s d2s %s reason %s" % (
         f.get("src_ip"), f.get("src_port"), f.get("dst_ip"), f.get("dst_port"),
@@ -319,7 +338,7 @@ def parse_ipfixdump(text):
     {(pen, id): (name, value_str, length)}; lengths come from the templates."""
     import re
     records, cur, tmpl, templates, cur_tid = [], None, None, {}, None
-    fld = re.compile(r"^\s+\((\d+)(?:/(\d+))?\)\s+(\S+) : (.*)$")
+    fld = re.compile(r"^\s+\((\d+)(?:/(\d+))?\)\s*(?:\(S\)\s*)?(\S+) : (.*)$")
     tfld = re.compile(r"^\s+ent:\s+(\d+)\s+id:\s+(\d+)\s+type:\s+(\S+)\s+len:\s+(\d+)")
     tid_re = re.compile(r"tid:\s+(\d+)")
     mode = None

@@ -32,6 +32,7 @@ def main():
             flows, named = T.flows_from_ipfixdump(text)
             ck.check("%s: PEN 32473 elements named via RFC 5610 records" % profile, named,
                      "ipfixDump shows _alienInformationElement (no RFC 5610 type records)")
+            T.check_complete(ck, "%s/ipfixDump" % profile, flows)
             T.compare_flows(ck, "%s/ipfixDump" % profile, T.expected_for(doc, profile), flows)
     ck.finish()
 
