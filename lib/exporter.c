@@ -89,8 +89,8 @@ nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *er
         exp->opt.groups = &core;
         exp->opt.n_groups = 1;
     }
-    exp->model = nfs_ipfix_model_create(exp->opt.groups, exp->opt.n_groups,
-                                        exp->opt.enterprise_number, err);
+    exp->model =
+        nfs_ipfix_model_create(exp->opt.groups, exp->opt.n_groups, exp->opt.enterprise_number, err);
     exp->opt.groups = NULL; /* the model keeps its own copy */
     if (exp->model == NULL) {
         free(exp);
@@ -125,8 +125,7 @@ split_host_port(const char *s, char *host, size_t hsize, char *port, size_t psiz
             return false; /* an IPv6 literal needs brackets */
         hend = colon;
     }
-    if (hend == h || colon[1] == '\0' || (size_t)(hend - h) >= hsize ||
-        strlen(colon + 1) >= psize)
+    if (hend == h || colon[1] == '\0' || (size_t)(hend - h) >= hsize || strlen(colon + 1) >= psize)
         return false;
     memcpy(host, h, (size_t)(hend - h));
     host[hend - h] = '\0';
@@ -172,7 +171,7 @@ start(struct nfs_exporter *exp, struct target *t, struct nfs_error *err)
     if (!nfs_ipfix_announce(exp->model, t->fbuf, err)) {
         char msg[sizeof(err->msg)];
         snprintf(msg, sizeof(msg), "%s", err != NULL ? err->msg : "");
-        nfs_error_set(err, "%s: %s", t->name, msg);
+        nfs_error_set(err, "%s: cannot send templates: %s", t->name, msg);
         return false;
     }
     t->tid = 0;
@@ -211,8 +210,8 @@ nfs_exporter_add(struct nfs_exporter *exp, const char *target, struct nfs_error 
         nfs_error_set(err, "out of memory");
         return false;
     }
-    session = nfs_ipfix_session_create(exp->model, exp->opt.observation_domain,
-                                       exp->opt.rfc5610, err);
+    session =
+        nfs_ipfix_session_create(exp->model, exp->opt.observation_domain, exp->opt.rfc5610, err);
     if (session == NULL || (fx = open_transport(t, err)) == NULL) {
         if (session != NULL)
             fbSessionFree(session);
@@ -266,8 +265,8 @@ append(struct nfs_exporter *exp, struct target *t, uint16_t tid, size_t size, ti
 }
 
 bool
-nfs_exporter_export_values(struct nfs_exporter *exp, unsigned ip_version,
-                           const void *const *values, struct nfs_error *err)
+nfs_exporter_export_values(struct nfs_exporter *exp, unsigned ip_version, const void *const *values,
+                           struct nfs_error *err)
 {
     uint16_t tid = nfs_ipfix_template_id(ip_version);
     size_t size = nfs_ipfix_encode(exp->model, ip_version, values, exp->rec, exp->rec_size);
@@ -295,8 +294,7 @@ nfs_exporter_export_values(struct nfs_exporter *exp, unsigned ip_version,
 }
 
 bool
-nfs_exporter_export(struct nfs_exporter *exp, const struct nfs_record *rec,
-                    struct nfs_error *err)
+nfs_exporter_export(struct nfs_exporter *exp, const struct nfs_record *rec, struct nfs_error *err)
 {
     exp->values[0] = rec; /* other groups' values are not in the record: sent as zeros */
     return nfs_exporter_export_values(exp, rec->ip_version, exp->values, err);

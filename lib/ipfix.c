@@ -139,8 +139,8 @@ check_field(const struct nfs_field *f, struct nfs_error *err)
         return false;
     }
     if (types[f->type].size != 0 ? f->size != types[f->type].size : f->size == 0) {
-        nfs_error_set(err, "field %s: %u bytes in the record do not fit type %s", f->name,
-                      f->size, types[f->type].xml);
+        nfs_error_set(err, "field %s: %u bytes in the record do not fit type %s", f->name, f->size,
+                      types[f->type].xml);
         return false;
     }
     return true;
@@ -153,13 +153,12 @@ check_known(fbInfoModel_t *fb, const struct nfs_field *f, struct nfs_error *err)
     const fbInfoElement_t *ie = fbInfoModelGetElementByID(fb, f->id, f->pen);
 
     if (ie == NULL) {
-        nfs_error_set(err, "field %s: no element %u/%u in libfixbuf's information model",
-                      f->name, f->pen, f->id);
+        nfs_error_set(err, "field %s: no element %u/%u in libfixbuf's information model", f->name,
+                      f->pen, f->id);
         return false;
     }
     if (strcmp(ie->ref.name, f->name) != 0) {
-        nfs_error_set(err, "field %s: element %u/%u is %s", f->name, f->pen, f->id,
-                      ie->ref.name);
+        nfs_error_set(err, "field %s: element %u/%u is %s", f->name, f->pen, f->id, ie->ref.name);
         return false;
     }
     return true;
@@ -256,7 +255,7 @@ build_layout(struct nfs_ipfix_model *m, unsigned ip_version, struct layout *l,
     /* COLLECTORS.md: python3-ipfix misreads a template whose first element is variable-length. */
     if (l->n == 0 || l->slots[0].wire == FB_IE_VARLEN || off > UINT16_MAX) {
         nfs_error_set(err, "IPv%u template: %s", ip_version,
-                      l->n == 0 ? "no elements"
+                      l->n == 0          ? "no elements"
                       : off > UINT16_MAX ? "record too large"
                                          : "first element is variable-length");
         return false;
@@ -364,8 +363,8 @@ put(const struct slot *s, const uint8_t *src, uint8_t *dst)
 }
 
 size_t
-nfs_ipfix_encode(const struct nfs_ipfix_model *m, unsigned ip_version,
-                 const void *const *values, uint8_t *buf, size_t size)
+nfs_ipfix_encode(const struct nfs_ipfix_model *m, unsigned ip_version, const void *const *values,
+                 uint8_t *buf, size_t size)
 {
     const struct layout *l = layout_of(m, ip_version);
 
@@ -458,11 +457,11 @@ announce_types(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nfs_error *
     if (fbSessionGetTemplate(s, FALSE, NFS_IPFIX_TID_IE_TYPES, NULL) == NULL)
         return true;
     if (!fbSessionExportTemplate(s, NFS_IPFIX_TID_IE_TYPES, &gerr))
-        return gerror_fail(err, gerr, "exporting the RFC 5610 template");
+        return gerror_fail(err, gerr, "RFC 5610 template");
     for (size_t i = 0; i < m->n_own; i++) {
         if (!fbInfoElementWriteOptionsRecord(fbuf, m->own[i], NFS_IPFIX_TID_IE_TYPES,
                                              NFS_IPFIX_TID_IE_TYPES, &gerr))
-            return gerror_fail(err, gerr, m->own[i]->ref.name);
+            return gerror_fail(err, gerr, "RFC 5610 records");
     }
     return true;
 }
@@ -477,7 +476,7 @@ nfs_ipfix_announce(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nfs_err
         return false;
     if (!fbSessionExportTemplate(s, NFS_IPFIX_TID_IP4, &gerr) ||
         !fbSessionExportTemplate(s, NFS_IPFIX_TID_IP6, &gerr))
-        return gerror_fail(err, gerr, "exporting templates");
+        return gerror_fail(err, gerr, "data templates");
     return true;
 }
 
@@ -531,8 +530,7 @@ nfs_ipfix_write_element_xml(FILE *out, const struct nfs_ipfix_group *groups, siz
           "  <title>nfsensor IPFIX elements</title>\n\n"
           "  <registry id=\"nfsensor-information-elements\">\n",
           out);
-    fprintf(out, "    <title>nfsensor enterprise elements (PEN %u)</title>\n\n",
-            enterprise_number);
+    fprintf(out, "    <title>nfsensor enterprise elements (PEN %u)</title>\n\n", enterprise_number);
     for (size_t g = 0; g < n_groups; g++) {
         for (size_t i = 0; i < groups[g].n_fields; i++) {
             const struct nfs_field *f = &groups[g].fields[i];
