@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+ 7. --max-flows 2 with three flows: the least recently seen one is evicted (flowEndReason 5,
+    expiration_id 3).
 """
 test_cli.py NFSENSORD [SOURCE_DIR]
 
@@ -9,7 +11,8 @@ nfsensord's command line, end to end:
  3. two --read files are one continuous stream: a TCP flow and the capture's clock go on
     across the file boundary (same flows as the single file);
  4. `--write -` writes IPFIX to stdout (decodes with python3-ipfix, same flows);
- 5. --csv: NFStream's columns, compared with the expected flows (expiration_id included) for
+ 5. link types RAW, NULL and LINUX_SLL give the same flows (MACs zero);
+ 6. --csv: NFStream's columns, compared with the expected flows (expiration_id included) for
     both profiles, and --accounting-mode 0..3 (the *_bytes columns and
     accountedOctetDeltaCount in IPFIX).
 """
@@ -153,7 +156,18 @@ def main():
             flows = []
         T.compare_flows(ck, "--write -", exp_default, flows)
 
-        # 5. CSV, both profiles; accounting modes
+        # 5. link types other than Ethernet (no VLAN scenarios; MACs are zeros)
+        for lt in ("raw", "null", "sll"):
+            ldir = os.path.join(tmp, "lt-" + lt)
+            lp, ldoc = T.generate(ldir, linktype=T.pcapgen().LINKTYPES[lt])
+            out = os.path.join(ldir, "out.ipfix")
+            r = T.run([daemon, "--read", lp[0], "--write", out] + T.daemon_args("default"))
+            ck.check("link type %s: exit 0" % lt, r.returncode == 0,
+                     "rc %d: %s" % (r.returncode, T.tail(r.stderr)))
+            T.compare_flows(ck, "link type %s" % lt, T.expected_for(ldoc, "default"),
+                            ipfix_flows_from_file(ck, "link type %s" % lt, out))
+
+        # 6. CSV, both profiles; accounting modes
         for profile in ("default", "nfstream"):
             out = os.path.join(tmp, "flows-%s.csv" % profile)
             r = T.run([daemon, "--read", pcap, "--csv", out] + T.daemon_args(profile))
@@ -181,6 +195,19 @@ def main():
                 T.compare_flows(ck, "mode %d/ipfix" % mode, exp,
                                 ipfix_flows_from_file(ck, "mode %d" % mode, ipf),
                                 dir_fields=["packets", "bytes", "ip_octets"])
+
+        # 7. --max-flows 2: the least recently seen flow is evicted (reason 5 / expiration_id 3)
+        edir = os.path.join(tmp, "evict")
+        ep, edoc = T.generate(edir, name="evict", only=["evict"])
+        out, ecsv = os.path.join(edir, "out.ipfix"), os.path.join(edir, "out.csv")
+        r = T.run([daemon, "--read", ep[0], "--write", out, "--csv", ecsv, "--max-flows", "2"] +
+                  T.daemon_args("default"))
+        ck.check("--max-flows 2: exit 0", r.returncode == 0,
+                 "rc %d: %s" % (r.returncode, T.tail(r.stderr)))
+        exp = T.expected_for(edoc, "default")
+        T.compare_flows(ck, "--max-flows 2/ipfix", exp, ipfix_flows_from_file(ck, "evict", out))
+        if os.path.exists(ecsv):
+            T.compare_flows(ck, "--max-flows 2/csv", exp, csv_flows(ck, "evict/csv", ecsv))
     ck.finish()
 
 

@@ -71,6 +71,41 @@ def main():
             flows = T.flows_from_namedicts(rx.records)
             T.check_complete(ck, "%s/tcp" % profile, flows)
             T.compare_flows(ck, "%s/tcp" % profile, expected, flows)
+        # 4. file + UDP + TCP from one run: every output gets every flow; the observation
+        #    domain is the one asked for
+        urx, trx = T.UdpIpfixReceiver(), T.TcpIpfixReceiver()
+        urx.start()
+        trx.start()
+        out = os.path.join(tmp, "out-all.ipfix")
+        r = T.run([daemon, "--read", pcap, "--write", out, "--observation-domain", "4242",
+                   "--collector", "udp://127.0.0.1:%d" % urx.port,
+                   "--collector", "tcp://127.0.0.1:%d" % trx.port] + T.daemon_args("default"))
+        urx.finish()
+        trx.finish()
+        ck.check("all outputs at once: nfsensord exits 0", r.returncode == 0,
+                 "rc %d: %s" % (r.returncode, T.tail(r.stderr)))
+        expected = T.expected_for(doc, "default")
+        try:
+            recs = T.read_ipfix_file(out)
+        except Exception as e:
+            ck.check("all outputs at once: file decodes", False, repr(e))
+            recs = []
+        for name, rr in (("file", recs), ("udp", urx.records), ("tcp", trx.records)):
+            T.compare_flows(ck, "all outputs at once/%s" % name, expected,
+                            T.flows_from_namedicts(rr))
+        domains = set()
+        if os.path.exists(out):
+            with open(out, "rb") as f:
+                data = f.read()
+            off = 0
+            while off + 16 <= len(data):
+                length = int.from_bytes(data[off + 2:off + 4], "big")
+                domains.add(int.from_bytes(data[off + 12:off + 16], "big"))
+                if length < 16:
+                    break
+                off += length
+        ck.check("--observation-domain 4242: every message of the file carries it",
+                 domains == {4242}, "domains %s" % sorted(domains))
     ck.finish()
 
 

@@ -50,8 +50,8 @@ TCP_LINGER_MS = 2000
 
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 
-END_IDLE, END_ACTIVE, END_OF_FLOW, END_FORCED = 1, 2, 3, 4
-EXPIRATION_ID = {END_IDLE: 0, END_ACTIVE: 1, END_OF_FLOW: 2, END_FORCED: 0}
+END_IDLE, END_ACTIVE, END_OF_FLOW, END_FORCED, END_EVICTED = 1, 2, 3, 4, 5
+EXPIRATION_ID = {END_IDLE: 0, END_ACTIVE: 1, END_OF_FLOW: 2, END_FORCED: 0, END_EVICTED: 3}
 PROFILES = ("default", "nfstream")
 
 
@@ -360,20 +360,38 @@ def sc_dns_icmp(s):
     i.send(2.1, "A", icmp=(8, 0, 77, 3), payload=b"ping" * 14)
 
 
+def sc_evict(s):
+    """Only with --only evict, for --max-flows 2: three UDP flows; when the third starts, the
+    table is full and the least recently seen flow (the first, last packet at 0.05 s) is
+    evicted (flowEndReason 5, expiration_id 3). The other two go on."""
+    a = s.conv(17, C4, S4, 40010, 7000, note="udp evicted")
+    b = s.conv(17, C4, S4, 40011, 7000, note="udp kept 1")
+    c = s.conv(17, C4, S4, 40012, 7000, note="udp kept 2")
+    a.send(0.0, "A", payload=b"a" * 10)
+    a.send(0.05, "B", payload=b"a" * 11)
+    b.send(0.1, "A", payload=b"b" * 12)
+    a.cut(END_EVICTED)
+    c.send(0.2, "A", payload=b"c" * 13)
+    b.send(0.3, "B", payload=b"b" * 14)
+    c.send(0.4, "B", payload=b"c" * 15)
+    b.send(0.5, "A", payload=b"b" * 16)
+
+
 SCENARIOS = [
-    ("tcp4", sc_tcp4, True),
-    ("tcp6", sc_tcp6, True),
-    ("vlan", sc_vlan, False),
-    ("qinq", sc_qinq, False),
-    ("idle_gap", sc_idle_gap, True),
-    ("active", sc_active, True),
-    ("rst", sc_rst, True),
-    ("dns_icmp", sc_dns_icmp, True),
-]  # name, builder, works without Ethernet
+    ("tcp4", sc_tcp4, True, True),
+    ("tcp6", sc_tcp6, True, True),
+    ("vlan", sc_vlan, False, True),
+    ("qinq", sc_qinq, False, True),
+    ("idle_gap", sc_idle_gap, True, True),
+    ("active", sc_active, True, True),
+    ("rst", sc_rst, True, True),
+    ("dns_icmp", sc_dns_icmp, True, True),
+    ("evict", sc_evict, True, False),
+]  # name, builder, works without Ethernet, in the skeleton by default
 
 
 def scenario_names():
-    return [n for n, _, _ in SCENARIOS]
+    return [n for n, _, _, _ in SCENARIOS]
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,8 +470,8 @@ def build_capture(linktype=1, only=None, idle_s=10, active_s=30):
     """Returns (packets in capture order, {"params":..., "profiles": {p: flows}})."""
     t0 = T0
     packets, used = [], []
-    for name, fn, no_l2_ok in SCENARIOS:
-        if only and name not in only:
+    for name, fn, no_l2_ok, default in SCENARIOS:
+        if (only and name not in only) or (not only and not default):
             continue
         if linktype != 1 and not no_l2_ok:
             continue
