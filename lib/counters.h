@@ -17,15 +17,18 @@
     X(LINK_UNSUPPORTED, "decode.link.unsupported")                                                 \
     X(LINK_TRUNCATED, "decode.link.truncated")                                                     \
     X(LINK_STP, "decode.link.stp")                                                                 \
+    X(LINK_BAD_FCS, "decode.link.bad_fcs")                                                         \
     X(L2_NOT_DATA, "decode.link.not_data")                                                         \
     X(VLAN_TRUNCATED, "decode.vlan.truncated")                                                     \
     X(MPLS_TRUNCATED, "decode.mpls.truncated")                                                     \
     X(IP_TRUNCATED, "decode.ip.truncated")                                                         \
     X(IP_VERSION, "decode.ip.bad_version")                                                         \
     X(IPV4_BAD_HEADER, "decode.ipv4.bad_header")                                                   \
+    X(IPV4_BAD_LENGTH, "decode.ipv4.bad_total_length")                                             \
     X(IPV4_FRAGMENT, "decode.ipv4.non_first_fragment")                                             \
     X(IPV6_TRUNCATED, "decode.ipv6.truncated")                                                     \
     X(IPV6_EXT_HEADER, "decode.ipv6.ext_header")                                                   \
+    X(IPV6_NO_NEXT, "decode.ipv6.no_next_header")                                                  \
     X(IPV6_FRAGMENT, "decode.ipv6.non_first_fragment")                                             \
     X(TUNNEL_TRUNCATED, "decode.tunnel.truncated")                                                 \
     X(TUNNEL_DEPTH, "decode.tunnel.too_deep")                                                      \
