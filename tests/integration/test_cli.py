@@ -1,6 +1,4 @@
 #!/usr/bin/python3
- 7. --max-flows 2 with three flows: the least recently seen one is evicted (flowEndReason 5,
-    expiration_id 3).
 """
 test_cli.py NFSENSORD [SOURCE_DIR]
 
@@ -14,7 +12,9 @@ nfsensord's command line, end to end:
  5. link types RAW, NULL and LINUX_SLL give the same flows (MACs zero);
  6. --csv: NFStream's columns, compared with the expected flows (expiration_id included) for
     both profiles, and --accounting-mode 0..3 (the *_bytes columns and
-    accountedOctetDeltaCount in IPFIX).
+    accountedOctetDeltaCount in IPFIX);
+ 7. --max-flows 2 with three flows: the least recently seen one is evicted (flowEndReason 5,
+    expiration_id 3).
 """
 import csv
 import io
