@@ -9,8 +9,8 @@
  * templates and type records are sent again every template_refresh_s seconds of export time
  * (RFC 7011 §8.4); libfixbuf 2.4 does not do this by itself.
  * A record is encoded once (nfs_ipfix_encode) and appended to every target. A failing target
- * counts the failure and does not stop the others; a later issue adds reconnects and a spool,
- * which will hang off struct target (its state and its own error counter are already there).
+ * counts the failure and does not stop the others. Reconnects and a spool (a later issue) belong
+ * in struct target, which already keeps its own transport kind and error counter.
  */
 #include "exporter.h"
 
@@ -37,8 +37,6 @@ struct nfs_exporter {
     size_t rec_size;
     const void **values; /* per field group, for nfs_exporter_export */
 };
-
-static const struct nfs_ipfix_group core_group = {nfs_core_fields, 0};
 
 static bool
 gerror_fail(struct nfs_error *err, GError *gerr, const char *target, const char *what)
@@ -72,7 +70,7 @@ struct nfs_exporter *
 nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *err)
 {
     struct nfs_exporter *exp = calloc(1, sizeof(*exp));
-    struct nfs_ipfix_group core = core_group;
+    struct nfs_ipfix_group core = {nfs_core_fields, nfs_core_fields_count};
 
     if (exp == NULL) {
         nfs_error_set(err, "out of memory");
@@ -84,7 +82,6 @@ nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *er
     } else {
         nfs_exporter_options_default(&exp->opt);
     }
-    core.n_fields = nfs_core_fields_count;
     if (exp->opt.groups == NULL || exp->opt.n_groups == 0) {
         exp->opt.groups = &core;
         exp->opt.n_groups = 1;

@@ -18,14 +18,10 @@
 
 #define PY "/usr/bin/python3"
 
-static const struct nfs_ipfix_group core = {nfs_core_fields, 0};
-
 static struct nfs_ipfix_group
 core_group(void)
 {
-    struct nfs_ipfix_group g = core;
-    g.n_fields = nfs_core_fields_count;
-    return g;
+    return (struct nfs_ipfix_group){nfs_core_fields, nfs_core_fields_count};
 }
 
 static void
