@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -387,6 +388,8 @@ main(int argc, char **argv)
     int rc;
 
     nfs_log_init("nfsensord", NFS_LOG_INFO);
+    /* A collector that closes its TCP connection must give an error, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     if ((rc = parse_options(argc, argv, &o)) != 0)
         return rc < 0 ? 0 : rc;
     if (!open_sinks(&o, &sinks)) {
