@@ -24,6 +24,12 @@ Both: time_ms = sec*1000 + usec//1000; a packet with t_ms - last_seen_ms >= idle
 flow (reason 1) and starts a new one; elif t_ms - first_seen_ms >= active_ms the old flow ends
 (reason 2) and the packet starts the continuation.
 
+Scenarios of the skeleton, in capture order: tcp4 (handshake, data, FIN/FIN, final ACK), tcp6,
+vlan (same UDP 5-tuple untagged and on VLAN 100), qinq (VLAN 200/300), idle_gap (exact
+idle boundary), active (cuts at exactly the active boundary, continuations begun by the
+responder), rst, dns_icmp (last: ends by end of input; DNS response captured short). Not in the
+skeleton, only with --only: evict (three UDP flows for --max-flows 2).
+
 Usage:
   pcapgen.py OUTDIR [--linktype en10mb|raw|null|sll] [--idle 10] [--active 30]
              [--only SCENARIO,...] [--name skeleton] [--truncate-after N] [--split-at N]
