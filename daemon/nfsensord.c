@@ -21,6 +21,7 @@
 #include "fields.h"
 #include "log.h"
 #include "pipeline.h"
+#include "plugin_set.h"
 
 #define EX_USAGE 64
 #define MAX_INPUTS 4096
@@ -34,6 +35,8 @@ struct options {
     const char *collectors[MAX_COLLECTORS];
     size_t n_collectors;
     const char *bpf;
+    const char *plugins[NFS_MAX_PLUGINS];
+    size_t n_plugins;
     bool nfstream;
     struct nfs_pipeline_options pipeline;
     struct nfs_exporter_options exporter;
@@ -66,6 +69,7 @@ usage(FILE *fp)
             "  --max-flows N           flow table size; the least recent flow is evicted [1000000]\n"
             "  --bpf EXPR              capture filter, also applied to files\n"
             "  --no-tunnels            do not decode GTP-U, CAPWAP, TZSP\n"
+            "  --plugin NAME           enable a built-in plugin with its defaults (repeatable)\n"
             "  --observation-domain N  IPFIX observation domain id [1]\n"
             "  --enterprise-number N   PEN of nfsensor's own IPFIX elements [32473]\n"
             "  --list-fields           print every exported field and exit\n"
@@ -103,6 +107,7 @@ enum {
     OPT_MAX_FLOWS,
     OPT_BPF,
     OPT_NO_TUNNELS,
+    OPT_PLUGIN,
     OPT_DOMAIN,
     OPT_PEN,
     OPT_LIST_FIELDS,
@@ -121,6 +126,7 @@ static const struct option long_options[] = {
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
     {"bpf", required_argument, NULL, OPT_BPF},
     {"no-tunnels", no_argument, NULL, OPT_NO_TUNNELS},
+    {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"observation-domain", required_argument, NULL, OPT_DOMAIN},
     {"enterprise-number", required_argument, NULL, OPT_PEN},
     {"list-fields", no_argument, NULL, OPT_LIST_FIELDS},
@@ -233,6 +239,11 @@ parse_options(int argc, char **argv, struct options *o)
         case OPT_NO_TUNNELS:
             o->pipeline.decode.decode_tunnels = false;
             break;
+        case OPT_PLUGIN:
+            if (o->n_plugins == NFS_MAX_PLUGINS)
+                return nfs_log_err("--plugin: at most %d", NFS_MAX_PLUGINS), EX_USAGE;
+            o->plugins[o->n_plugins++] = optarg;
+            break;
         case OPT_DOMAIN:
             if (!parse_uint("observation-domain", optarg, 0, UINT32_MAX, &v))
                 return NFS_EX_CONFIG;
@@ -273,15 +284,42 @@ parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
+/* Builds the plugin set of the --plugin options; NULL with a message when one is unknown. */
+static struct nfs_plugin_set *
+make_plugins(const struct options *o)
+{
+    struct nfs_plugin_set *set = nfs_plugin_set_create();
+    struct nfs_error err;
+    uint8_t conf[4096];
+
+    for (size_t i = 0; set && i < o->n_plugins; i++) {
+        const struct nfs_plugin *p = nfs_plugin_find(o->plugins[i]);
+
+        if (p == NULL || p->conf_size > sizeof(conf)) {
+            nfs_log_err("--plugin: unknown plugin \"%s\"", o->plugins[i]);
+            nfs_plugin_set_destroy(set);
+            return NULL;
+        }
+        memset(conf, 0, sizeof(conf));
+        if (!nfs_plugin_conf_defaults(p, conf, &err) || !nfs_plugin_set_add(set, p, conf, &err)) {
+            nfs_log_err("%s", err.msg);
+            nfs_plugin_set_destroy(set);
+            return NULL;
+        }
+    }
+    return set;
+}
+
 static void
-emit_record(void *ctx, const struct nfs_record *rec)
+emit_record(void *ctx, const struct nfs_record *rec, const void *const *groups)
 {
     struct sinks *s = ctx;
 
     if (s->failed)
         return;
-    if ((s->exporter && !nfs_exporter_export(s->exporter, rec, &s->err)) ||
-        (s->csv && !nfs_csv_write(s->csv, rec, &s->err))) {
+    if ((s->exporter &&
+         !nfs_exporter_export_values(s->exporter, rec->ip_version, groups, &s->err)) ||
+        (s->csv && !nfs_csv_write(s->csv, rec->ip_version, groups, &s->err))) {
         s->failed = true;
         return;
     }
@@ -289,10 +327,14 @@ emit_record(void *ctx, const struct nfs_record *rec)
 }
 
 static bool
-open_sinks(const struct options *o, struct sinks *s)
+open_sinks(struct options *o, const struct nfs_plugin_set *plugins, struct sinks *s)
 {
+    const struct nfs_field_group *groups = nfs_plugin_set_groups(plugins);
+    size_t n_groups = nfs_plugin_set_count(plugins) + 1;
     struct nfs_error err;
 
+    o->exporter.groups = groups;
+    o->exporter.n_groups = n_groups;
     if (o->write_path || o->n_collectors) {
         s->exporter = nfs_exporter_create(&o->exporter, &err);
         if (s->exporter == NULL)
@@ -303,7 +345,7 @@ open_sinks(const struct options *o, struct sinks *s)
     for (size_t i = 0; i < o->n_collectors; i++)
         if (!nfs_exporter_add(s->exporter, o->collectors[i], &err))
             return nfs_log_err("%s", err.msg), false;
-    if (o->csv_path && (s->csv = nfs_csv_open(o->csv_path, &err)) == NULL)
+    if (o->csv_path && (s->csv = nfs_csv_open(o->csv_path, groups, n_groups, &err)) == NULL)
         return nfs_log_err("%s", err.msg), false;
     return true;
 }
@@ -382,6 +424,7 @@ main(int argc, char **argv)
 {
     struct options o = {0};
     struct sinks sinks = {0};
+    struct nfs_plugin_set *plugins;
     struct nfs_pipeline *p;
     struct nfs_error err;
     bool input_ok, output_ok;
@@ -392,19 +435,25 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if ((rc = parse_options(argc, argv, &o)) != 0)
         return rc < 0 ? 0 : rc;
-    if (!open_sinks(&o, &sinks)) {
+    if ((plugins = make_plugins(&o)) == NULL)
+        return NFS_EX_CONFIG;
+    o.pipeline.plugins = plugins;
+    if (!open_sinks(&o, plugins, &sinks)) {
         close_sinks(&sinks);
+        nfs_plugin_set_destroy(plugins);
         return 1;
     }
     p = nfs_pipeline_create(&o.pipeline, emit_record, &sinks, &err);
     if (p == NULL) {
         nfs_log_err("%s", err.msg);
         close_sinks(&sinks);
+        nfs_plugin_set_destroy(plugins);
         return 1;
     }
     input_ok = read_inputs(&o, p);
     nfs_pipeline_flush(p);
     nfs_pipeline_destroy(p);
     output_ok = close_sinks(&sinks);
+    nfs_plugin_set_destroy(plugins);
     return input_ok && output_ok ? 0 : 1;
 }

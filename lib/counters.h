@@ -38,6 +38,7 @@
     X(FLOWS_TCP_END, "flows.expired.tcp_end")                                                      \
     X(FLOWS_EVICTED, "flows.expired.evicted")                                                      \
     X(FLOWS_FLUSHED, "flows.expired.flushed")                                                      \
+    X(FLOWS_PLUGIN, "flows.expired.plugin")                                                      \
     X(RECORDS_EXPORTED, "export.records")
 
 enum nfs_counter {

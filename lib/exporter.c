@@ -70,7 +70,7 @@ struct nfs_exporter *
 nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *err)
 {
     struct nfs_exporter *exp = calloc(1, sizeof(*exp));
-    struct nfs_ipfix_group core = {nfs_core_fields, nfs_core_fields_count};
+    struct nfs_field_group core = {nfs_core_fields, nfs_core_fields_count};
 
     if (exp == NULL) {
         nfs_error_set(err, "out of memory");

@@ -19,7 +19,7 @@ struct nfs_exporter_options {
     bool rfc5610;                /* send RFC 5610 type records for enterprise elements */
     /* Field tables: groups[0] is the core table (values from the struct nfs_record); NULL: the
      * core table alone. Copied by nfs_exporter_create; the tables must outlive the exporter. */
-    const struct nfs_ipfix_group *groups;
+    const struct nfs_field_group *groups;
     size_t n_groups;
 };
 

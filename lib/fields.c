@@ -14,6 +14,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define DIR_CSV(dir, col) #dir "_" col
 
@@ -136,11 +137,25 @@ read_uint(const uint8_t *p, size_t size)
     }
 }
 
-char *
-nfs_field_format(const struct nfs_field *f, const struct nfs_record *rec, char *buf, size_t size)
+/* The shortest text that reads back as the same double, as Python prints floats. */
+static void
+format_double(double d, char *buf, size_t size)
 {
-    const uint8_t *v = (const uint8_t *)rec + f->offset;
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(buf, size, "%.*g", precision, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (strpbrk(buf, ".eEn") == NULL && strlen(buf) + 2 < size)
+        strcat(buf, ".0"); /* 2.0, not 2: the column stays a float column */
+}
+
+char *
+nfs_field_format(const struct nfs_field *f, const void *values, char *buf, size_t size)
+{
+    const uint8_t *v = (const uint8_t *)values + f->offset;
     int8_t i8;
+    double d;
 
     switch (f->type) {
     case NFS_T_I8:
@@ -159,6 +174,10 @@ nfs_field_format(const struct nfs_field *f, const struct nfs_record *rec, char *
         break;
     case NFS_T_STRING:
         snprintf(buf, size, "%.*s", (int)f->size, (const char *)v);
+        break;
+    case NFS_T_DOUBLE:
+        memcpy(&d, v, sizeof(d));
+        format_double(d, buf, size);
         break;
     default:
         snprintf(buf, size, "%" PRIu64, read_uint(v, f->size));

@@ -29,6 +29,7 @@ enum nfs_type {
     NFS_T_MAC,  /* uint8_t[6]: IPFIX macAddress */
     NFS_T_OUI,  /* uint8_t[6], printed as its first three octets (CSV only) */
     NFS_T_STRING, /* NUL-terminated char[size]: IPFIX string, variable length */
+    NFS_T_DOUBLE, /* double: IPFIX float64 */
 };
 
 enum nfs_field_flags {
@@ -50,6 +51,12 @@ struct nfs_field {
 
 #define NFS_AT(member) offsetof(struct nfs_record, member), sizeof(((struct nfs_record *)0)->member)
 
+/* One field table: the core's, or a plugin's; a record's values come in one block per group. */
+struct nfs_field_group {
+    const struct nfs_field *fields;
+    size_t n_fields;
+};
+
 /* The core fields, in NFStream's CSV column order. */
 extern const struct nfs_field nfs_core_fields[];
 extern const size_t nfs_core_fields_count;
@@ -69,11 +76,11 @@ nfs_field_applies(const struct nfs_field *f, unsigned ip_version)
 uint16_t nfs_field_wire_size(const struct nfs_field *f);
 
 /*
- * Writes the field's value of rec as text (NFStream's CSV form: decimal numbers, dotted or
- * colon addresses, "aa:bb:.." MACs) into buf; returns buf. Strings are not quoted here.
+ * Writes the field's value, read from its group's values block (for the core: the struct
+ * nfs_record), as text in NFStream's CSV form: decimal numbers, shortest round-trip floats,
+ * dotted or colon addresses, "aa:bb:.." MACs. Strings are not quoted here. Returns buf.
  */
-char *nfs_field_format(const struct nfs_field *f, const struct nfs_record *rec, char *buf,
-                       size_t size);
+char *nfs_field_format(const struct nfs_field *f, const void *values, char *buf, size_t size);
 
 /* True when the field's text is a string in NFStream's CSV (quoted there). */
 bool nfs_field_is_text(const struct nfs_field *f);

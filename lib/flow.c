@@ -52,6 +52,7 @@ nfs_flow_restart(struct nfs_flow *flow, bool keep_direction)
     memset(flow->dir, 0, sizeof(flow->dir));
     flow->dir[0].last_us = last_us;
     flow->tcp_state = NFS_TCP_OPEN;
+    flow->plugins_done = 0;
     if (!keep_direction)
         flow->oriented = 0;
 }
@@ -92,33 +93,47 @@ track_tcp_end(struct nfs_flow *flow, uint8_t flags, unsigned direction)
         flow->tcp_state |= NFS_TCP_CLOSED;
 }
 
-unsigned
+static inline uint64_t
+since_ms(uint64_t now_us, uint64_t then_us)
+{
+    return now_us / 1000 - then_us / 1000;
+}
+
+void
 nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned side,
-                const struct nfs_flow_options *opt)
+                const struct nfs_flow_options *opt, struct nfs_observation *obs)
 {
     unsigned direction;
     struct nfs_flow_dir *d;
+    bool first = nfs_flow_is_empty(flow);
 
     if (!flow->oriented) {
         flow->src_side = (uint8_t)side;
         flow->oriented = 1;
     }
     direction = side != flow->src_side;
-    if (nfs_flow_is_empty(flow))
+    if (first)
         take_macs(flow, pkt, direction);
 
     d = &flow->dir[direction];
+    *obs = (struct nfs_observation){
+        .pkt = pkt,
+        .direction = direction,
+        .time_ms = pkt->ts_us / 1000,
+        .size = packet_size(pkt, opt),
+        .delta_ms = first ? 0 : since_ms(pkt->ts_us, nfs_flow_last_us(flow)),
+        .dir_delta_ms = d->packets ? since_ms(pkt->ts_us, d->last_us) : 0,
+    };
     if (d->packets == 0)
         d->first_us = pkt->ts_us;
     d->last_us = pkt->ts_us;
     d->packets++;
-    d->bytes += packet_size(pkt, opt);
+    d->bytes += obs->size;
     d->ip_octets += pkt->ip_octets;
     d->tcp_flags |= pkt->tcp_flags;
 
     if (opt->tcp_end && pkt->protocol == 6)
         track_tcp_end(flow, pkt->tcp_flags, direction);
-    return direction;
 }
 
 uint64_t
@@ -163,6 +178,8 @@ expiration_id(uint8_t end_reason)
         return 2;
     case NFS_END_RESOURCES:
         return 3;
+    case NFS_END_PLUGIN:
+        return -1;
     default:
         return 0; /* idle, and end of input, as NFStream reports it */
     }

@@ -63,10 +63,21 @@ struct nfs_flow {
     uint8_t tcp_state; /* enum nfs_tcp_state bits */
     uint8_t list;      /* which expiry list the table keeps it in */
     uint8_t oriented;  /* src_side is set */
+    uint32_t plugins_done; /* bit i: plugin i needs no more packets of this flow */
     uint8_t src_mac[6], dst_mac[6];
     uint32_t lru_prev, lru_next; /* idle or closing list, by last packet */
     uint32_t age_prev, age_next; /* age list, by first packet */
     struct nfs_flow_dir dir[2];
+};
+
+/* What counting a packet into its flow observed; plugins see it too. */
+struct nfs_observation {
+    const struct nfs_packet *pkt;
+    unsigned direction; /* 0 src->dst, 1 dst->src */
+    uint64_t time_ms;   /* NFStream's truncated milliseconds */
+    uint64_t size;      /* bytes by the accounting mode */
+    uint64_t delta_ms;  /* time since the flow's previous packet, either direction; 0 first */
+    uint64_t dir_delta_ms; /* time since the previous packet of this direction; 0 first */
 };
 
 /* Makes flow a new, empty flow of key; its first nfs_flow_update() sets src/dst. */
@@ -85,9 +96,9 @@ nfs_flow_is_empty(const struct nfs_flow *flow)
     return flow->dir[0].packets == 0 && flow->dir[1].packets == 0;
 }
 
-/* Counts pkt, sent from key side `side`, into the flow; returns its direction (0 or 1). */
-unsigned nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned side,
-                         const struct nfs_flow_options *opt);
+/* Counts pkt, sent from key side `side`, into the flow and fills *obs. */
+void nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned side,
+                     const struct nfs_flow_options *opt, struct nfs_observation *obs);
 
 /* First and last packet time of either direction, in microseconds. */
 uint64_t nfs_flow_first_us(const struct nfs_flow *flow);

@@ -28,7 +28,8 @@ struct nfs_flow_table {
     nfs_flow_end_fn on_end;
     void *ctx;
     struct nfs_counters *counters;
-    struct nfs_flow *pool;
+    uint8_t *pool;
+    size_t stride;      /* bytes of one pool entry: the flow and its plugin state */
     uint32_t pool_used; /* pool entries ever handed out */
     uint32_t free_head; /* recycled entries, chained through lru_next */
     uint32_t live;      /* flows in the table */
@@ -36,6 +37,12 @@ struct nfs_flow_table {
     uint32_t mask;
     struct list lists[LIST_COUNT];
 };
+
+static inline struct nfs_flow *
+at(const struct nfs_flow_table *t, uint32_t index)
+{
+    return (struct nfs_flow *)(t->pool + (size_t)index * t->stride);
+}
 
 static inline uint64_t
 ms(uint64_t us)
@@ -65,7 +72,7 @@ list_append(struct nfs_flow_table *t, enum list_id l, struct nfs_flow *f)
     *link_prev(f, l) = list->tail;
     *link_next(f, l) = NIL;
     if (list->tail != NIL)
-        *link_next(&t->pool[list->tail], l) = f->index;
+        *link_next(at(t, list->tail), l) = f->index;
     else
         list->head = f->index;
     list->tail = f->index;
@@ -78,11 +85,11 @@ list_unlink(struct nfs_flow_table *t, enum list_id l, struct nfs_flow *f)
     uint32_t prev = *link_prev(f, l), next = *link_next(f, l);
 
     if (prev != NIL)
-        *link_next(&t->pool[prev], l) = next;
+        *link_next(at(t, prev), l) = next;
     else
         list->head = next;
     if (next != NIL)
-        *link_prev(&t->pool[next], l) = prev;
+        *link_prev(at(t, next), l) = prev;
     else
         list->tail = prev;
 }
@@ -92,14 +99,15 @@ list_head(struct nfs_flow_table *t, enum list_id l)
 {
     uint32_t h = t->lists[l].head;
 
-    return h == NIL ? NULL : &t->pool[h];
+    return h == NIL ? NULL : at(t, h);
 }
 
 /* ---- creation ---- */
 
 struct nfs_flow_table *
-nfs_flow_table_create(const struct nfs_flow_options *opt, nfs_flow_end_fn on_end, void *ctx,
-                      struct nfs_counters *counters, struct nfs_error *err)
+nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size,
+                      nfs_flow_end_fn on_end, void *ctx, struct nfs_counters *counters,
+                      struct nfs_error *err)
 {
     struct nfs_flow_table *t = calloc(1, sizeof(*t));
     uint64_t nslots = 16;
@@ -116,7 +124,8 @@ nfs_flow_table_create(const struct nfs_flow_options *opt, nfs_flow_end_fn on_end
     t->free_head = NIL;
     for (int l = 0; l < LIST_COUNT; l++)
         t->lists[l] = (struct list){NIL, NIL};
-    t->pool = calloc(opt->max_flows ? opt->max_flows : 1, sizeof(*t->pool));
+    t->stride = (sizeof(struct nfs_flow) + state_size + 7) & ~(size_t)7;
+    t->pool = calloc(opt->max_flows ? opt->max_flows : 1, t->stride);
     t->slots = calloc(nslots, sizeof(*t->slots));
     if (t->pool && t->slots)
         return t;
@@ -152,8 +161,8 @@ find(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
 
         if (s->index1 == 0)
             return NULL;
-        if (s->hash == hash && nfs_flow_key_eq(&t->pool[s->index1 - 1].key, key))
-            return &t->pool[s->index1 - 1];
+        if (s->hash == hash && nfs_flow_key_eq(&at(t, s->index1 - 1)->key, key))
+            return at(t, s->index1 - 1);
     }
 }
 
@@ -207,7 +216,7 @@ end_flow(struct nfs_flow_table *t, struct nfs_flow *f, uint8_t reason)
     static const enum nfs_counter counter[] = {
         [NFS_END_IDLE] = NFS_C_FLOWS_IDLE,       [NFS_END_ACTIVE] = NFS_C_FLOWS_ACTIVE,
         [NFS_END_OF_FLOW] = NFS_C_FLOWS_TCP_END, [NFS_END_FORCED] = NFS_C_FLOWS_FLUSHED,
-        [NFS_END_RESOURCES] = NFS_C_FLOWS_EVICTED,
+        [NFS_END_RESOURCES] = NFS_C_FLOWS_EVICTED, [NFS_END_PLUGIN] = NFS_C_FLOWS_PLUGIN,
     };
 
     if (nfs_flow_is_empty(f))
@@ -223,6 +232,7 @@ cut_active(struct nfs_flow_table *t, struct nfs_flow *f)
     end_flow(t, f, NFS_END_ACTIVE);
     list_unlink(t, LIST_AGE, f);
     nfs_flow_restart(f, t->opt.keep_direction);
+    memset(nfs_flow_state(f), 0, t->stride - sizeof(*f));
 }
 
 static void
@@ -248,11 +258,12 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
         evict_one(t);
     if (t->free_head != NIL) {
         index = t->free_head;
-        t->free_head = t->pool[index].lru_next;
+        t->free_head = at(t, index)->lru_next;
     } else {
         index = t->pool_used++;
     }
-    f = &t->pool[index];
+    f = at(t, index);
+    memset(f, 0, t->stride);
     f->index = index;
     nfs_flow_init(f, key, hash);
     index_insert(t, f);
@@ -305,7 +316,8 @@ requeue(struct nfs_flow_table *t, struct nfs_flow *f, bool was_empty)
 }
 
 struct nfs_flow *
-nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt)
+nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt,
+                      struct nfs_observation *obs)
 {
     struct nfs_flow_key key;
     unsigned side = nfs_flow_key_make(&key, pkt);
@@ -317,9 +329,16 @@ nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt)
     if (f == NULL)
         return NULL;
     was_empty = nfs_flow_is_empty(f);
-    nfs_flow_update(f, pkt, side, &t->opt);
+    nfs_flow_update(f, pkt, side, &t->opt, obs);
     requeue(t, f, was_empty);
     return f;
+}
+
+void
+nfs_flow_table_end(struct nfs_flow_table *t, struct nfs_flow *flow, uint8_t end_reason)
+{
+    end_flow(t, flow, end_reason);
+    release(t, flow);
 }
 
 /* ---- expiry ---- */

@@ -20,9 +20,12 @@ struct nfs_flow_table;
 /* Called for each flow that ends, with an enum nfs_end_reason; the flow is then recycled. */
 typedef void (*nfs_flow_end_fn)(void *ctx, const struct nfs_flow *flow, uint8_t end_reason);
 
-/* Returns NULL and fills err when memory for max_flows cannot be reserved. */
+/*
+ * Returns NULL and fills err when memory for max_flows cannot be reserved. Each flow carries
+ * state_size bytes of plugin state after it (nfs_flow_state), zeroed whenever the flow starts.
+ */
 struct nfs_flow_table *nfs_flow_table_create(const struct nfs_flow_options *opt,
-                                             nfs_flow_end_fn on_end, void *ctx,
+                                             size_t state_size, nfs_flow_end_fn on_end, void *ctx,
                                              struct nfs_counters *counters,
                                              struct nfs_error *err);
 void nfs_flow_table_destroy(struct nfs_flow_table *t);
@@ -33,7 +36,18 @@ void nfs_flow_table_destroy(struct nfs_flow_table *t);
  * rules, and keeps the expiry lists in order. Returns the flow, or NULL in the one case where
  * no flow could be made (max_flows is 0).
  */
-struct nfs_flow *nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt);
+struct nfs_flow *nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt,
+                                       struct nfs_observation *obs);
+
+/* Ends the flow now, with an enum nfs_end_reason (a plugin asked for it). */
+void nfs_flow_table_end(struct nfs_flow_table *t, struct nfs_flow *flow, uint8_t end_reason);
+
+/* The plugin state that follows the flow in its slot. */
+static inline void *
+nfs_flow_state(const struct nfs_flow *flow)
+{
+    return (uint8_t *)(uintptr_t)flow + sizeof(struct nfs_flow);
+}
 
 /* Ends the flows whose timeout has passed at now_us; at most `budget` of them. Returns count. */
 unsigned nfs_flow_table_expire(struct nfs_flow_table *t, uint64_t now_us, unsigned budget);

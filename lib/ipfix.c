@@ -37,7 +37,7 @@ struct layout {
 struct nfs_ipfix_model {
     fbInfoModel_t *fb;
     uint32_t pen;
-    struct nfs_ipfix_group *groups;
+    struct nfs_field_group *groups;
     size_t n_groups;
     struct layout ip4, ip6;
     const fbInfoElement_t **own; /* the enterprise elements, for RFC 5610 records */
@@ -61,6 +61,7 @@ static const struct {
     [NFS_T_MAC] = {FB_MAC_ADDR, "macAddress", 6},
     [NFS_T_OUI] = {FB_OCTET_ARRAY, NULL, 6}, /* CSV only: no IPFIX form */
     [NFS_T_STRING] = {FB_STRING, "string", 0},
+    [NFS_T_DOUBLE] = {FB_FLOAT_64, "float64", 8},
 };
 
 /* Semantics and units of an enterprise element, in fixbuf's flag bits and registry names. */
@@ -214,7 +215,7 @@ add_elements(struct nfs_ipfix_model *m, struct nfs_error *err)
 }
 
 static size_t
-count_elements(const struct nfs_ipfix_group *groups, size_t n_groups)
+count_elements(const struct nfs_field_group *groups, size_t n_groups)
 {
     size_t n = 0;
 
@@ -264,7 +265,7 @@ build_layout(struct nfs_ipfix_model *m, unsigned ip_version, struct layout *l,
 }
 
 struct nfs_ipfix_model *
-nfs_ipfix_model_create(const struct nfs_ipfix_group *groups, size_t n_groups,
+nfs_ipfix_model_create(const struct nfs_field_group *groups, size_t n_groups,
                        uint32_t enterprise_number, struct nfs_error *err)
 {
     struct nfs_ipfix_model *m = calloc(1, sizeof(*m));
@@ -520,7 +521,7 @@ xml_record(FILE *out, const struct nfs_field *f, uint32_t pen)
 }
 
 bool
-nfs_ipfix_write_element_xml(FILE *out, const struct nfs_ipfix_group *groups, size_t n_groups,
+nfs_ipfix_write_element_xml(FILE *out, const struct nfs_field_group *groups, size_t n_groups,
                             uint32_t enterprise_number, struct nfs_error *err)
 {
     fputs("<?xml version='1.0' encoding='UTF-8'?>\n"

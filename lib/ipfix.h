@@ -24,11 +24,6 @@
 #define NFS_IPFIX_TID_IP6      (NFS_IPFIX_TID_BASE | NFS_F_IP6)
 #define NFS_IPFIX_TID_IE_TYPES 0xFF01u
 
-/* One field table: the core's, or a plugin's. */
-struct nfs_ipfix_group {
-    const struct nfs_field *fields;
-    size_t n_fields;
-};
 
 struct nfs_ipfix_model;
 
@@ -37,7 +32,7 @@ struct nfs_ipfix_model;
  * table is inconsistent: an IANA/reverse element fixbuf does not know under that name, an
  * enterprise element that collides with a known one, a size that does not match the type, or
  * a variable-length element first in a template. */
-struct nfs_ipfix_model *nfs_ipfix_model_create(const struct nfs_ipfix_group *groups,
+struct nfs_ipfix_model *nfs_ipfix_model_create(const struct nfs_field_group *groups,
                                                size_t n_groups, uint32_t enterprise_number,
                                                struct nfs_error *err);
 void nfs_ipfix_model_destroy(struct nfs_ipfix_model *m);
@@ -76,7 +71,7 @@ bool nfs_ipfix_announce(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nf
 /* Writes an element file in the IANA registry XML format (as /usr/share/libfixbuf/cert_ipfix.xml,
  * for ipfixDump --element-file and collectors that read that format) describing every
  * NFS_PEN_OWN field of the groups under enterprise_number. Fails when writing fails. */
-bool nfs_ipfix_write_element_xml(FILE *out, const struct nfs_ipfix_group *groups, size_t n_groups,
+bool nfs_ipfix_write_element_xml(FILE *out, const struct nfs_field_group *groups, size_t n_groups,
                                  uint32_t enterprise_number, struct nfs_error *err);
 
 #endif

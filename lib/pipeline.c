@@ -18,6 +18,9 @@
 struct nfs_pipeline {
     struct nfs_pipeline_options opt;
     struct nfs_flow_table *table;
+    struct nfs_plugin_run *plugins; /* NULL without plugins */
+    uint8_t *values;                /* plugin values of the record being emitted */
+    const void **groups;
     struct nfs_counters counters;
     uint64_t clock_us;
     uint64_t next_id;
@@ -42,7 +45,29 @@ flow_ended(void *ctx, const struct nfs_flow *flow, uint8_t end_reason)
 
     nfs_flow_to_record(flow, end_reason, &rec);
     rec.id = p->next_id++;
-    p->emit(p->emit_ctx, &rec);
+    p->groups[0] = &rec;
+    if (p->plugins)
+        nfs_plugin_run_expire(p->plugins, flow, p->values, p->groups);
+    p->emit(p->emit_ctx, &rec, p->groups);
+}
+
+static bool
+start_plugins(struct nfs_pipeline *p, struct nfs_error *err)
+{
+    const struct nfs_plugin_set *set = p->opt.plugins;
+    struct nfs_plugin_env env = {.flows = &p->opt.flows, .pipeline_index = p->opt.index};
+    size_t n = set ? nfs_plugin_set_count(set) : 0;
+
+    p->groups = calloc(n + 1, sizeof(*p->groups));
+    if (p->groups == NULL)
+        return nfs_error_set(err, "out of memory"), false;
+    if (n == 0)
+        return true;
+    p->values = calloc(1, nfs_plugin_set_values_size(set) + 1);
+    if (p->values == NULL)
+        return nfs_error_set(err, "out of memory"), false;
+    p->plugins = nfs_plugin_run_create(set, &env, err);
+    return p->plugins != NULL;
 }
 
 struct nfs_pipeline *
@@ -58,9 +83,15 @@ nfs_pipeline_create(const struct nfs_pipeline_options *opt, nfs_record_fn emit, 
     p->opt = *opt;
     p->emit = emit;
     p->emit_ctx = emit_ctx;
-    p->table = nfs_flow_table_create(&p->opt.flows, flow_ended, p, &p->counters, err);
+    if (!start_plugins(p, err)) {
+        nfs_pipeline_destroy(p);
+        return NULL;
+    }
+    p->table = nfs_flow_table_create(
+        &p->opt.flows, opt->plugins ? nfs_plugin_set_state_size(opt->plugins) : 0, flow_ended, p,
+        &p->counters, err);
     if (p->table == NULL) {
-        free(p);
+        nfs_pipeline_destroy(p);
         return NULL;
     }
     return p;
@@ -72,6 +103,9 @@ nfs_pipeline_destroy(struct nfs_pipeline *p)
     if (p == NULL)
         return;
     nfs_flow_table_destroy(p->table);
+    nfs_plugin_run_destroy(p->plugins);
+    free(p->values);
+    free(p->groups);
     free(p);
 }
 
@@ -80,6 +114,8 @@ nfs_pipeline_packet(struct nfs_pipeline *p, int dlt, uint64_t ts_us, uint32_t ca
                     uint32_t wire_len, const uint8_t *data)
 {
     struct nfs_packet pkt;
+    struct nfs_observation obs;
+    struct nfs_flow *flow;
     enum nfs_counter verdict;
 
     if (ts_us > p->clock_us)
@@ -93,8 +129,11 @@ nfs_pipeline_packet(struct nfs_pipeline *p, int dlt, uint64_t ts_us, uint32_t ca
     verdict = nfs_decode(&pkt, dlt, data, &p->opt.decode);
     p->counters.v[verdict]++;
     nfs_flow_table_expire(p->table, p->clock_us, EXPIRE_BUDGET);
-    if (verdict == NFS_C_PROCESSED)
-        nfs_flow_table_packet(p->table, &pkt);
+    if (verdict != NFS_C_PROCESSED)
+        return;
+    flow = nfs_flow_table_packet(p->table, &pkt, &obs);
+    if (flow && p->plugins && nfs_plugin_run_packet(p->plugins, flow, &obs))
+        nfs_flow_table_end(p->table, flow, NFS_END_PLUGIN);
 }
 
 void

@@ -12,21 +12,28 @@
 #include "counters.h"
 #include "decode.h"
 #include "flow.h"
+#include "plugin_set.h"
 #include "record.h"
 
 struct nfs_pipeline_options {
     struct nfs_flow_options flows;
     struct nfs_decode_options decode;
+    const struct nfs_plugin_set *plugins; /* NULL: none; must outlive the pipeline */
+    unsigned index;                       /* which pipeline of the process, from 0 */
 };
 
 /* Fills opt with nfsensor's defaults; nfstream selects NFStream's behaviour throughout. */
 void nfs_pipeline_options_default(struct nfs_pipeline_options *opt, bool nfstream);
 
-typedef void (*nfs_record_fn)(void *ctx, const struct nfs_record *rec);
+/*
+ * An ended flow: groups[0] is the struct nfs_record, groups[1 + i] plugin i's values, as laid
+ * out by nfs_plugin_set_groups(). Valid during the call only.
+ */
+typedef void (*nfs_record_fn)(void *ctx, const struct nfs_record *rec, const void *const *groups);
 
 struct nfs_pipeline;
 
-/* Returns NULL and fills err when the flow table cannot be reserved. */
+/* Returns NULL and fills err when the flow table cannot be reserved or a plugin's setup fails. */
 struct nfs_pipeline *nfs_pipeline_create(const struct nfs_pipeline_options *opt,
                                          nfs_record_fn emit, void *emit_ctx,
                                          struct nfs_error *err);

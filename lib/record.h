@@ -18,6 +18,7 @@ enum nfs_end_reason {
     NFS_END_OF_FLOW = 3, /* TCP FIN both ways or RST */
     NFS_END_FORCED = 4,  /* end of input, shutdown */
     NFS_END_RESOURCES = 5, /* evicted: flow table full */
+    NFS_END_PLUGIN = 0x80, /* a plugin ended it (nfsensor's value; IANA leaves 6-255 free) */
 };
 
 struct nfs_record_dir {
@@ -32,7 +33,8 @@ struct nfs_record_dir {
 
 struct nfs_record {
     uint64_t id;            /* 0-based, in order of emission */
-    int8_t expiration_id;   /* NFStream's: 0 idle or end of input, 1 active, -1 plugin */
+    int8_t expiration_id;   /* NFStream's: 0 idle or end of input, 1 active, -1 plugin;
+                               nfsensor's: 2 TCP end, 3 evicted */
     uint8_t end_reason;     /* enum nfs_end_reason */
     uint8_t ip_version;
     uint8_t protocol;

@@ -33,15 +33,17 @@ table(bool nfstream, uint32_t max_flows)
     opt.max_flows = max_flows;
     n_ended = 0;
     memset(&counters, 0, sizeof(counters));
-    return nfs_flow_table_create(&opt, on_end, NULL, &counters, &err);
+    return nfs_flow_table_create(&opt, 0, on_end, NULL, &counters, &err);
 }
 
 /* Feeds p as the pipeline does: expiry first, then the packet. */
 static void
 feed(struct nfs_flow_table *t, struct nfs_packet p)
 {
+    struct nfs_observation obs;
+
     nfs_flow_table_expire(t, p.ts_us, 1000000);
-    nfs_flow_table_packet(t, &p);
+    nfs_flow_table_packet(t, &p, &obs);
 }
 
 #define A IP(10, 0, 0, 1)

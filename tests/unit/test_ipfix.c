@@ -18,10 +18,10 @@
 
 #define PY "/usr/bin/python3"
 
-static struct nfs_ipfix_group
+static struct nfs_field_group
 core_group(void)
 {
-    return (struct nfs_ipfix_group){nfs_core_fields, nfs_core_fields_count};
+    return (struct nfs_field_group){nfs_core_fields, nfs_core_fields_count};
 }
 
 static void
@@ -247,7 +247,7 @@ check_dump(char *out)
 static void
 test_model_layout_matches_table(void)
 {
-    struct nfs_ipfix_group g = core_group();
+    struct nfs_field_group g = core_group();
     struct nfs_error err = {{0}};
     struct nfs_ipfix_model *m = nfs_ipfix_model_create(&g, 1, NFS_PEN_DEFAULT, &err);
     size_t want4 = 0, want6 = 0;
@@ -283,7 +283,7 @@ test_model_layout_matches_table(void)
 static void
 expect_model_error(const struct nfs_field *fields, size_t n, uint32_t pen, const char *msg)
 {
-    struct nfs_ipfix_group g = {fields, n};
+    struct nfs_field_group g = {fields, n};
     struct nfs_error err = {{0}};
     struct nfs_ipfix_model *m = nfs_ipfix_model_create(&g, 1, pen, &err);
 
@@ -336,7 +336,7 @@ test_second_group_with_string(void)
         {"testName", NFS_PEN_OWN, 1500, NFS_T_STRING, offsetof(struct strrec, name), 16, NULL, 0,
          "a test string"},
     };
-    struct nfs_ipfix_group groups[2] = {core_group(), {extra, NFS_NITEMS(extra)}};
+    struct nfs_field_group groups[2] = {core_group(), {extra, NFS_NITEMS(extra)}};
     struct nfs_exporter_options o;
     struct nfs_error err = {{0}};
     struct nfs_exporter *exp;
@@ -393,7 +393,7 @@ test_file_decoded_by_ipfixdump(void)
 static void
 test_element_file_names_elements(void)
 {
-    struct nfs_ipfix_group g = core_group();
+    struct nfs_field_group g = core_group();
     const char *path = tmp_path("plain.ipfix"), *xml = tmp_path("nfsensor.xml");
     struct nfs_error err = {{0}};
     char cmd[512], *out;
