@@ -67,19 +67,11 @@ const struct nfs_field nfs_core_fields[] = {
     CSV_DIR(bidirectional),
     CSV_DIR(src2dst),
     CSV_DIR(dst2src),
-    /* The IPFIX view of the two directions. */
-    {"flowStartMilliseconds", NFS_PEN_IANA, 152, NFS_T_MS, NFS_AT(src2dst.first_seen_ms), NULL, 0,
-     "first src->dst packet (the flow's first packet)"},
-    {"flowEndMilliseconds", NFS_PEN_IANA, 153, NFS_T_MS, NFS_AT(src2dst.last_seen_ms), NULL, 0,
-     "last src->dst packet"},
-    {"packetDeltaCount", NFS_PEN_IANA, 2, NFS_T_U64, NFS_AT(src2dst.packets), NULL, 0,
-     "src->dst packets"},
-    {"octetDeltaCount", NFS_PEN_IANA, 1, NFS_T_U64, NFS_AT(src2dst.ip_octets), NULL, 0,
-     "src->dst IP octets, headers included"},
-    {"accountedOctetDeltaCount", NFS_PEN_OWN, 1002, NFS_T_U64, NFS_AT(src2dst.bytes), NULL, 0,
-     "src->dst bytes by the accounting mode (the CSV's src2dst_bytes)"},
-    {"tcpControlBits", NFS_PEN_IANA, 6, NFS_T_U8, NFS_AT(src2dst.tcp_flags), NULL, 0,
-     "OR of src->dst TCP flags"},
+    /*
+     * The IPFIX view of the two directions. Reverse elements come first: collectors that ignore
+     * the RFC 5103 reverse PEN (nfdump 1.7 for times and flags) then keep the forward values,
+     * which are written last.
+     */
     {"reverseFlowStartMilliseconds", NFS_PEN_REVERSE, 152, NFS_T_MS,
      NFS_AT(dst2src.first_seen_ms), NULL, 0, "first dst->src packet, 0 if none"},
     {"reverseFlowEndMilliseconds", NFS_PEN_REVERSE, 153, NFS_T_MS, NFS_AT(dst2src.last_seen_ms),
@@ -92,6 +84,18 @@ const struct nfs_field nfs_core_fields[] = {
      0, "dst->src bytes by the accounting mode"},
     {"reverseTcpControlBits", NFS_PEN_REVERSE, 6, NFS_T_U8, NFS_AT(dst2src.tcp_flags), NULL, 0,
      "OR of dst->src TCP flags"},
+    {"flowStartMilliseconds", NFS_PEN_IANA, 152, NFS_T_MS, NFS_AT(src2dst.first_seen_ms), NULL, 0,
+     "first src->dst packet (the flow's first packet)"},
+    {"flowEndMilliseconds", NFS_PEN_IANA, 153, NFS_T_MS, NFS_AT(src2dst.last_seen_ms), NULL, 0,
+     "last src->dst packet"},
+    {"packetDeltaCount", NFS_PEN_IANA, 2, NFS_T_U64, NFS_AT(src2dst.packets), NULL, 0,
+     "src->dst packets"},
+    {"octetDeltaCount", NFS_PEN_IANA, 1, NFS_T_U64, NFS_AT(src2dst.ip_octets), NULL, 0,
+     "src->dst IP octets, headers included"},
+    {"accountedOctetDeltaCount", NFS_PEN_OWN, 1002, NFS_T_U64, NFS_AT(src2dst.bytes), NULL, 0,
+     "src->dst bytes by the accounting mode (the CSV's src2dst_bytes)"},
+    {"tcpControlBits", NFS_PEN_IANA, 6, NFS_T_U8, NFS_AT(src2dst.tcp_flags), NULL, 0,
+     "OR of src->dst TCP flags"},
     {"flowEndReason", NFS_PEN_IANA, 136, NFS_T_U8, NFS_AT(end_reason), NULL, 0,
      "1 idle, 2 active, 3 end of flow (TCP), 4 forced (end of input), 5 table full"},
 };
