@@ -391,7 +391,7 @@ static bool
 read_inputs(const struct options *o, struct nfs_pipeline *p)
 {
     struct nfs_error err;
-    struct nfs_frame f;
+    struct nfs_frame f[256];
     struct nfs_capture *cap = nfs_capture_open_files(o->reads, o->n_reads, o->bpf, &err);
     bool tty = isatty(2), ok = true;
     uint64_t next_progress = 0;
@@ -401,10 +401,9 @@ read_inputs(const struct options *o, struct nfs_pipeline *p)
         nfs_log_err("%s", err.msg);
         return false;
     }
-    while ((rc = nfs_capture_next(cap, &f, &err)) == 1) {
-        nfs_pipeline_packet(p, f.dlt, f.ts_us, f.cap_len, f.wire_len, f.data);
-        if (tty && (nfs_pipeline_counters(p)->v[NFS_C_PACKETS] & 0xFFF) == 0 &&
-            monotonic_ms() >= next_progress) {
+    while ((rc = nfs_capture_next_batch(cap, f, (int)NFS_NITEMS(f), &err)) > 0) {
+        nfs_pipeline_frames(p, f, (size_t)rc);
+        if (tty && monotonic_ms() >= next_progress) {
             show_progress(cap, p, false);
             next_progress = monotonic_ms() + 500;
         }

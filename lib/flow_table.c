@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #define NIL UINT32_MAX
+#define MIN_SLOTS 4096u /* the slot array starts here and doubles at half load */
 
 enum list_id { LIST_NONE, LIST_OPEN, LIST_CLOSING, LIST_AGE, LIST_COUNT };
 
@@ -110,11 +111,11 @@ nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size,
                       struct nfs_error *err)
 {
     struct nfs_flow_table *t = calloc(1, sizeof(*t));
-    uint64_t nslots = 16;
+    uint64_t nslots = MIN_SLOTS;
 
     if (t == NULL)
         goto nomem;
-    while (nslots < 2ull * opt->max_flows)
+    while (nslots < 2ull * opt->max_flows && nslots < MIN_SLOTS)
         nslots <<= 1;
     t->opt = *opt;
     t->on_end = on_end;
@@ -167,13 +168,42 @@ find(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
 }
 
 static void
+slot_put(struct slot *slots, uint32_t mask, struct slot s)
+{
+    uint32_t i = s.hash & mask;
+
+    while (slots[i].index1 != 0)
+        i = (i + 1) & mask;
+    slots[i] = s;
+}
+
+/*
+ * Doubles the slot array once the table is half full. Sizing for max_flows up front would
+ * spread a small table over megabytes of slots and turn every lookup into a cache miss; a
+ * rehash costs O(flows) once per doubling, amortised O(1) per flow.
+ */
+static void
+grow(struct nfs_flow_table *t)
+{
+    uint32_t mask = t->mask * 2 + 1;
+    struct slot *slots = calloc((size_t)mask + 1, sizeof(*slots));
+
+    if (slots == NULL)
+        return; /* keep probing the fuller table: slower, still correct */
+    for (uint32_t i = 0; i <= t->mask; i++)
+        if (t->slots[i].index1 != 0)
+            slot_put(slots, mask, t->slots[i]);
+    free(t->slots);
+    t->slots = slots;
+    t->mask = mask;
+}
+
+static void
 index_insert(struct nfs_flow_table *t, const struct nfs_flow *f)
 {
-    uint32_t i = f->hash & t->mask;
-
-    while (t->slots[i].index1 != 0)
-        i = (i + 1) & t->mask;
-    t->slots[i] = (struct slot){f->hash, f->index + 1};
+    if (t->live >= t->mask / 2 && (uint64_t)t->mask + 1 < 2ull * t->opt.max_flows)
+        grow(t);
+    slot_put(t->slots, t->mask, (struct slot){f->hash, f->index + 1});
 }
 
 /* Removes f's slot and shifts back the entries that probed past it (Knuth's algorithm R). */
@@ -263,9 +293,9 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
         index = t->pool_used++;
     }
     f = at(t, index);
-    memset(f, 0, t->stride);
     f->index = index;
     nfs_flow_init(f, key, hash);
+    memset(nfs_flow_state(f), 0, t->stride - sizeof(*f));
     index_insert(t, f);
     f->list = LIST_OPEN;
     list_append(t, LIST_OPEN, f);
@@ -321,11 +351,40 @@ nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt,
 {
     struct nfs_flow_key key;
     unsigned side = nfs_flow_key_make(&key, pkt);
-    uint32_t hash = nfs_flow_key_hash(&key);
-    struct nfs_flow *f = find(t, &key, hash);
+
+    return nfs_flow_table_packet_keyed(t, pkt, &key, side, nfs_flow_key_hash(&key), obs);
+}
+
+void
+nfs_flow_table_prefetch_slot(const struct nfs_flow_table *t, uint32_t hash)
+{
+    __builtin_prefetch(&t->slots[hash & t->mask]);
+}
+
+void
+nfs_flow_table_prefetch_flow(const struct nfs_flow_table *t, uint32_t hash)
+{
+    for (uint32_t i = hash & t->mask; t->slots[i].index1 != 0; i = (i + 1) & t->mask) {
+        if (t->slots[i].hash == hash) {
+            const struct nfs_flow *f = at(t, t->slots[i].index1 - 1);
+
+            __builtin_prefetch(f);
+            __builtin_prefetch((const uint8_t *)f + 64);
+            __builtin_prefetch((const uint8_t *)f + 128);
+            return;
+        }
+    }
+}
+
+struct nfs_flow *
+nfs_flow_table_packet_keyed(struct nfs_flow_table *t, const struct nfs_packet *pkt,
+                            const struct nfs_flow_key *key, unsigned side, uint32_t hash,
+                            struct nfs_observation *obs)
+{
+    struct nfs_flow *f = find(t, key, hash);
     bool was_empty;
 
-    f = f ? cut_on_arrival(t, f, pkt) : add(t, &key, hash);
+    f = f ? cut_on_arrival(t, f, pkt) : add(t, key, hash);
     if (f == NULL)
         return NULL;
     was_empty = nfs_flow_is_empty(f);
@@ -357,6 +416,10 @@ expire_list(struct nfs_flow_table *t, enum list_id l, uint64_t now, unsigned bud
     struct nfs_flow *f;
 
     while (n < budget && (f = list_head(t, l)) != NULL && idle_due(t, f, now)) {
+        /* The expired flows are cold: start loading the next one and this one's slot. */
+        if (f->lru_next != NIL)
+            __builtin_prefetch(at(t, f->lru_next));
+        __builtin_prefetch(&t->slots[f->hash & t->mask]);
         end_flow(t, f, l == LIST_CLOSING ? NFS_END_OF_FLOW : NFS_END_IDLE);
         release(t, f);
         n++;

@@ -39,6 +39,18 @@ void nfs_flow_table_destroy(struct nfs_flow_table *t);
 struct nfs_flow *nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt,
                                        struct nfs_observation *obs);
 
+/* The same, with the key, key side and hash already computed (see the prefetch calls). */
+struct nfs_flow *nfs_flow_table_packet_keyed(struct nfs_flow_table *t, const struct nfs_packet *pkt,
+                                             const struct nfs_flow_key *key, unsigned side,
+                                             uint32_t hash, struct nfs_observation *obs);
+
+/*
+ * Hints for batches: the first starts loading the hash's slot, the second (a few packets
+ * later, once the slot has arrived) the flow it points to. Lookups stay exact without them.
+ */
+void nfs_flow_table_prefetch_slot(const struct nfs_flow_table *t, uint32_t hash);
+void nfs_flow_table_prefetch_flow(const struct nfs_flow_table *t, uint32_t hash);
+
 /* Ends the flow now, with an enum nfs_end_reason (a plugin asked for it). */
 void nfs_flow_table_end(struct nfs_flow_table *t, struct nfs_flow *flow, uint8_t end_reason);
 

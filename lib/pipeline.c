@@ -11,9 +11,11 @@
 
 #include <stdlib.h>
 
+#include "flow_key.h"
 #include "flow_table.h"
 
 #define EXPIRE_BUDGET 64 /* flows ended per packet at most, besides the packet's own cut */
+#define GROUP 16         /* packets decoded and prefetched ahead of their metering */
 
 struct nfs_pipeline {
     struct nfs_pipeline_options opt;
@@ -109,31 +111,80 @@ nfs_pipeline_destroy(struct nfs_pipeline *p)
     free(p);
 }
 
+/* The clock, the counters and the decoder: true when pkt is to be metered. */
+static bool
+decode_one(struct nfs_pipeline *p, const struct nfs_frame *f, struct nfs_packet *pkt)
+{
+    enum nfs_counter verdict;
+
+    if (f->ts_us > p->clock_us)
+        p->clock_us = f->ts_us;
+    p->counters.v[NFS_C_PACKETS]++;
+    p->counters.v[NFS_C_BYTES] += f->wire_len;
+    pkt->ts_us = p->clock_us;
+    pkt->cap_len = f->cap_len;
+    pkt->wire_len = f->wire_len;
+    verdict = nfs_decode(pkt, f->dlt, f->data, &p->opt.decode);
+    p->counters.v[verdict]++;
+    return verdict == NFS_C_PROCESSED;
+}
+
+/* Expiry up to the packet's time, then the packet into its flow and the plugins. */
+static void
+meter_one(struct nfs_pipeline *p, const struct nfs_packet *pkt, const struct nfs_flow_key *key,
+          unsigned side, uint32_t hash)
+{
+    struct nfs_observation obs;
+    struct nfs_flow *flow;
+
+    nfs_flow_table_expire(p->table, pkt->ts_us, EXPIRE_BUDGET);
+    flow = nfs_flow_table_packet_keyed(p->table, pkt, key, side, hash, &obs);
+    if (flow && p->plugins && nfs_plugin_run_packet(p->plugins, flow, &obs))
+        nfs_flow_table_end(p->table, flow, NFS_END_PLUGIN);
+}
+
 void
 nfs_pipeline_packet(struct nfs_pipeline *p, int dlt, uint64_t ts_us, uint32_t cap_len,
                     uint32_t wire_len, const uint8_t *data)
 {
-    struct nfs_packet pkt;
-    struct nfs_observation obs;
-    struct nfs_flow *flow;
-    enum nfs_counter verdict;
+    struct nfs_frame f = {dlt, ts_us, cap_len, wire_len, data};
 
-    if (ts_us > p->clock_us)
-        p->clock_us = ts_us;
-    p->counters.v[NFS_C_PACKETS]++;
-    p->counters.v[NFS_C_BYTES] += wire_len;
+    nfs_pipeline_frames(p, &f, 1);
+}
 
-    pkt.ts_us = p->clock_us;
-    pkt.cap_len = cap_len;
-    pkt.wire_len = wire_len;
-    verdict = nfs_decode(&pkt, dlt, data, &p->opt.decode);
-    p->counters.v[verdict]++;
-    nfs_flow_table_expire(p->table, p->clock_us, EXPIRE_BUDGET);
-    if (verdict != NFS_C_PROCESSED)
-        return;
-    flow = nfs_flow_table_packet(p->table, &pkt, &obs);
-    if (flow && p->plugins && nfs_plugin_run_packet(p->plugins, flow, &obs))
-        nfs_flow_table_end(p->table, flow, NFS_END_PLUGIN);
+/* One group: decode and hash all, prefetch slots, then flows, then meter in order. */
+static void
+frames_group(struct nfs_pipeline *p, const struct nfs_frame *frames, size_t n)
+{
+    struct nfs_packet pkt[GROUP];
+    struct nfs_flow_key key[GROUP];
+    unsigned side[GROUP];
+    uint32_t hash[GROUP];
+    bool ok[GROUP];
+
+    for (size_t i = 0; i < n; i++) {
+        ok[i] = decode_one(p, &frames[i], &pkt[i]);
+        if (!ok[i])
+            continue;
+        side[i] = nfs_flow_key_make(&key[i], &pkt[i]);
+        hash[i] = nfs_flow_key_hash(&key[i]);
+        nfs_flow_table_prefetch_slot(p->table, hash[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ok[i])
+            nfs_flow_table_prefetch_flow(p->table, hash[i]);
+    for (size_t i = 0; i < n; i++)
+        if (ok[i])
+            meter_one(p, &pkt[i], &key[i], side[i], hash[i]);
+        else
+            nfs_flow_table_expire(p->table, pkt[i].ts_us, EXPIRE_BUDGET);
+}
+
+void
+nfs_pipeline_frames(struct nfs_pipeline *p, const struct nfs_frame *frames, size_t n)
+{
+    for (size_t done = 0; done < n; done += GROUP)
+        frames_group(p, frames + done, n - done < GROUP ? n - done : GROUP);
 }
 
 void
