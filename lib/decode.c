@@ -235,6 +235,15 @@ decode_ethertypes(struct nfs_decode_cursor *c)
     }
 }
 
+/* UDP can carry any decoded tunnel; GRE (IP protocol 47) is one of nfsensor's extra ones. */
+static bool
+may_tunnel(const struct nfs_decode_cursor *c)
+{
+    if (!c->opt->decode_tunnels)
+        return false;
+    return c->proto == NFS_IPPROTO_UDP || (c->opt->extra_tunnels && c->proto == NFS_IPPROTO_GRE);
+}
+
 static enum nfs_counter
 decode_steps(struct nfs_decode_cursor *c)
 {
@@ -249,7 +258,7 @@ decode_steps(struct nfs_decode_cursor *c)
         }
         if (step <= NFS_STEP_IP && (rc = nfs_decode_ip(c)) != NFS_C_PROCESSED)
             return rc;
-        if (step <= NFS_STEP_IP && c->opt->decode_tunnels && c->proto == NFS_IPPROTO_UDP) {
+        if (step <= NFS_STEP_IP && may_tunnel(c)) {
             if ((rc = nfs_decode_tunnel(c, &step)) != NFS_C_PROCESSED)
                 return rc;
             if (step != NFS_STEP_PARSE) {

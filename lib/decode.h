@@ -24,12 +24,22 @@ enum {
     NFS_TCP_CWR = 0x80,
 };
 
-/* tunnel_id values: 1-3 are nDPI's / NFStream's, the rest nfsensor's own (docs/decode.md). */
+/*
+ * tunnel_id values (docs/decode.md): 1-3 are nDPI's ndpi_packet_tunnel values that NFStream
+ * decodes; 4 is nDPI's L2TP (not decoded); 5 is nDPI's VXLAN; 6 and up are nfsensor's own.
+ * Values never change meaning. With nested tunnels the innermost one's id is kept.
+ */
 enum nfs_tunnel {
     NFS_TUNNEL_NONE = 0,
     NFS_TUNNEL_GTP_U = 1,
     NFS_TUNNEL_CAPWAP = 2,
     NFS_TUNNEL_TZSP = 3,
+    NFS_TUNNEL_L2TP = 4, /* reserved (nDPI's value); not decoded */
+    NFS_TUNNEL_VXLAN = 5,
+    NFS_TUNNEL_GENEVE = 6,
+    NFS_TUNNEL_GRE = 7,
+    NFS_TUNNEL_ERSPAN = 8,
+    NFS_TUNNEL_MPLS_UDP = 9,
 };
 
 /* One decoded packet. Pointers refer to the capture buffer and live as long as it does. */
@@ -56,7 +66,9 @@ struct nfs_packet {
 };
 
 struct nfs_decode_options {
-    bool decode_tunnels; /* GTP-U, CAPWAP, TZSP (and later others); IP-in-IP is always unwrapped */
+    bool decode_tunnels; /* GTP-U, CAPWAP, TZSP; IP-in-IP is always unwrapped */
+    bool extra_tunnels;  /* with decode_tunnels, also VXLAN, Geneve, GRE (incl. ERSPAN),
+                            MPLS-in-UDP: nfsensor's, off in the nfstream profile */
 };
 
 /*

@@ -26,6 +26,7 @@
 #define NFS_IPPROTO_IPIP   4
 #define NFS_IPPROTO_TCP    6
 #define NFS_IPPROTO_UDP    17
+#define NFS_IPPROTO_GRE    47
 #define NFS_IPPROTO_IPV6   41
 #define NFS_IPPROTO_ICMPV6 58
 
@@ -69,8 +70,9 @@ enum nfs_counter nfs_decode_ip(struct nfs_decode_cursor *c);
 /* decode_ip.c: NFStream's packet_parse: fills c->pkt from the IP header at c->ip_offset. */
 enum nfs_counter nfs_decode_parse(struct nfs_decode_cursor *c);
 
-/* decode_tunnel.c: GTP-U, TZSP, CAPWAP inside the UDP packet at c->ip_offset. Sets *next to
- * where decoding continues; NFS_STEP_PARSE with c unchanged when no tunnel applies. */
+/* decode_tunnel.c: the tunnels inside the UDP or GRE packet at c->ip_offset (GTP-U, TZSP,
+ * CAPWAP; with extra_tunnels VXLAN, Geneve, MPLS-in-UDP, GRE). Sets *next to where decoding
+ * continues; NFS_STEP_PARSE with c unchanged when no tunnel applies. */
 enum nfs_counter nfs_decode_tunnel(struct nfs_decode_cursor *c, enum nfs_decode_step *next);
 
 #endif

@@ -63,7 +63,7 @@ const struct nfs_field nfs_core_fields[] = {
     {"vlanId", NFS_PEN_IANA, 58, NFS_T_U16, NFS_AT(vlan_id), "vlan_id", 0,
      "innermost 802.1Q VLAN id, 0 if none"},
     {"tunnelId", NFS_PEN_OWN, 1001, NFS_T_U8, NFS_AT(tunnel_id), "tunnel_id", 0,
-     "0 none, 1 GTP-U, 2 CAPWAP, 3 TZSP"},
+     "0 none, 1 GTP-U, 2 CAPWAP, 3 TZSP, 5 VXLAN, 6 Geneve, 7 GRE, 8 ERSPAN, 9 MPLS-in-UDP"},
     CSV_DIR(bidirectional),
     CSV_DIR(src2dst),
     CSV_DIR(dst2src),

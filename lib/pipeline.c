@@ -35,6 +35,7 @@ nfs_pipeline_options_default(struct nfs_pipeline_options *opt, bool nfstream)
 {
     nfs_flow_options_default(&opt->flows);
     opt->decode.decode_tunnels = true;
+    opt->decode.extra_tunnels = !nfstream; /* VXLAN, Geneve, GRE, MPLS-in-UDP: nfsensor's */
     if (nfstream)
         nfs_flow_options_nfstream(&opt->flows);
 }
