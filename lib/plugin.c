@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+extern const struct nfs_plugin nfs_plugin_ml_tree;
+
 const struct nfs_plugin *const nfs_builtin_plugins[] = {
+    &nfs_plugin_ml_tree,
     NULL,
 };
 
