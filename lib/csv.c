@@ -73,7 +73,7 @@ bool
 nfs_csv_write(struct nfs_csv *csv, unsigned ip_version, const void *const *values,
               struct nfs_error *err)
 {
-    char value[1024];
+    char value[NFS_FIELD_TEXT_MAX];
     bool first = true;
 
     for (size_t g = 0; g < csv->n_groups; g++) {

@@ -111,9 +111,27 @@ nfs_field_wire_size(const struct nfs_field *f)
     case NFS_T_IPV6:
         return 16;
     case NFS_T_STRING:
+    case NFS_T_LIST_I8:
+    case NFS_T_LIST_I32:
+    case NFS_T_LIST_I64:
         return 0xFFFF;
     default:
         return f->size;
+    }
+}
+
+uint16_t
+nfs_field_item_size(const struct nfs_field *f)
+{
+    switch (f->type) {
+    case NFS_T_LIST_I8:
+        return 1;
+    case NFS_T_LIST_I32:
+        return 4;
+    case NFS_T_LIST_I64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -141,6 +159,41 @@ read_uint(const uint8_t *p, size_t size)
     }
 }
 
+/* A signed integer of 1, 4 or 8 bytes. */
+static int64_t
+read_int(const uint8_t *p, size_t size)
+{
+    int8_t i8;
+    int32_t i32;
+    int64_t i64;
+
+    switch (size) {
+    case 1:
+        memcpy(&i8, p, 1);
+        return i8;
+    case 4:
+        memcpy(&i32, p, 4);
+        return i32;
+    default:
+        memcpy(&i64, p, 8);
+        return i64;
+    }
+}
+
+/* "[a, b, c]": Python's str() of a list of ints, which is how NFStream's CSV holds arrays. */
+static void
+format_list(const struct nfs_field *f, const uint8_t *v, char *buf, size_t size)
+{
+    size_t item = nfs_field_item_size(f), n = f->size / item;
+    size_t used = (size_t)snprintf(buf, size, "[");
+
+    for (size_t i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%" PRId64, i ? ", " : "",
+                                 read_int(v + i * item, item));
+    if (used < size)
+        snprintf(buf + used, size - used, "]");
+}
+
 /* The shortest text that reads back as the same double, as Python prints floats. */
 static void
 format_double(double d, char *buf, size_t size)
@@ -158,13 +211,18 @@ char *
 nfs_field_format(const struct nfs_field *f, const void *values, char *buf, size_t size)
 {
     const uint8_t *v = (const uint8_t *)values + f->offset;
-    int8_t i8;
     double d;
 
     switch (f->type) {
     case NFS_T_I8:
-        memcpy(&i8, v, 1);
-        snprintf(buf, size, "%d", i8);
+    case NFS_T_I32:
+    case NFS_T_I64:
+        snprintf(buf, size, "%" PRId64, read_int(v, f->size));
+        break;
+    case NFS_T_LIST_I8:
+    case NFS_T_LIST_I32:
+    case NFS_T_LIST_I64:
+        format_list(f, v, buf, size);
         break;
     case NFS_T_IPV4:
     case NFS_T_IPV6:
@@ -201,6 +259,6 @@ nfs_field_is_text(const struct nfs_field *f)
     case NFS_T_STRING:
         return true;
     default:
-        return false;
+        return nfs_field_is_list(f); /* NFStream's CSV quotes "[0, 1, -1]" */
     }
 }

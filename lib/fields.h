@@ -30,7 +30,20 @@ enum nfs_type {
     NFS_T_OUI,  /* uint8_t[6], printed as its first three octets (CSV only) */
     NFS_T_STRING, /* NUL-terminated char[size]: IPFIX string, variable length */
     NFS_T_DOUBLE, /* double: IPFIX float64 */
+    NFS_T_I32,    /* int32_t: IPFIX signed32 */
+    NFS_T_I64,    /* int64_t: IPFIX signed64 */
+    /*
+     * Lists: size / item-size values in order, of int8_t, int32_t or int64_t. IPFIX: an RFC 6313
+     * basicList (IANA element 291, semantic "ordered") whose items are the field's own element,
+     * of type signed8, signed32 or signed64; CSV: "[a, b, c]", as NFStream writes its arrays.
+     */
+    NFS_T_LIST_I8,
+    NFS_T_LIST_I32,
+    NFS_T_LIST_I64,
 };
+
+/* Room for any field's text, a list of 255 int64 included (nfs_field_format). */
+#define NFS_FIELD_TEXT_MAX 8192
 
 enum nfs_field_flags {
     NFS_F_IP4 = 1u << 0, /* only in IPv4 records */
@@ -72,13 +85,24 @@ nfs_field_applies(const struct nfs_field *f, unsigned ip_version)
     return true;
 }
 
-/* Size of the field's value on the wire (IPFIX); 0xFFFF for variable length. */
+/* Size of the field's value on the wire (IPFIX); 0xFFFF for variable length (strings, lists). */
 uint16_t nfs_field_wire_size(const struct nfs_field *f);
+
+/* True for the NFS_T_LIST_* types. */
+static inline bool
+nfs_field_is_list(const struct nfs_field *f)
+{
+    return f->type == NFS_T_LIST_I8 || f->type == NFS_T_LIST_I32 || f->type == NFS_T_LIST_I64;
+}
+
+/* Bytes of one item of a list field (1, 4 or 8); 0 for other fields. */
+uint16_t nfs_field_item_size(const struct nfs_field *f);
 
 /*
  * Writes the field's value, read from its group's values block (for the core: the struct
  * nfs_record), as text in NFStream's CSV form: decimal numbers, shortest round-trip floats,
- * dotted or colon addresses, "aa:bb:.." MACs. Strings are not quoted here. Returns buf.
+ * dotted or colon addresses, "aa:bb:.." MACs, lists as "[1, -1]". Strings are not quoted here.
+ * Text longer than size - 1 is cut (NFS_FIELD_TEXT_MAX fits every field). Returns buf.
  */
 char *nfs_field_format(const struct nfs_field *f, const void *values, char *buf, size_t size);
 

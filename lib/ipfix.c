@@ -15,6 +15,13 @@
  * elements carry FB_IE_F_ENDIAN); IPv6 and MAC addresses are raw bytes. The layout is
  * computed once per IP version and cross-checked against fbTemplateGetIELenOfMemBuffer()
  * whenever a template is built, so a disagreement is an error, not corrupt records.
+ *
+ * Lists (RFC 6313). A list field goes into the template as IANA's basicList (291); its items
+ * are the field's own element, typed signed8/32/64, named in each list's header. The internal
+ * record holds an fbBasicList_t; its items sit after the record in the same buffer, already
+ * in network byte order, and their element has no FB_IE_F_ENDIAN: libfixbuf copies list items
+ * as they are (2.4) or converts them only when that flag is set (later versions), so both
+ * write the same bytes. The list semantic is "ordered" (4): items are packets in order.
  */
 #include "ipfix.h"
 
@@ -25,13 +32,16 @@ struct slot {
     const struct nfs_field *f;
     size_t group;  /* index into model->groups: which values[] entry holds the value */
     uint16_t off;  /* offset in the internal record */
-    uint16_t wire; /* template length; FB_IE_VARLEN for strings */
+    uint16_t wire; /* template length; FB_IE_VARLEN for strings and lists */
+    uint16_t items_off;           /* lists: offset of the items after the internal record */
+    const fbInfoElement_t *item;  /* lists: the items' element */
 };
 
 struct layout {
     struct slot *slots;
     size_t n;
-    size_t size; /* bytes of the internal record */
+    size_t size;       /* bytes of the internal record */
+    size_t items_size; /* bytes of list items after it */
 };
 
 struct nfs_ipfix_model {
@@ -48,7 +58,7 @@ struct nfs_ipfix_model {
 static const struct {
     uint8_t fb;
     const char *xml;
-    uint16_t size; /* bytes the value takes in the record; 0: any (strings) */
+    uint16_t size; /* bytes the value takes in the record; 0: any (strings); lists: one item */
 } types[] = {
     [NFS_T_U8] = {FB_UINT_8, "unsigned8", 1},
     [NFS_T_U16] = {FB_UINT_16, "unsigned16", 2},
@@ -62,7 +72,16 @@ static const struct {
     [NFS_T_OUI] = {FB_OCTET_ARRAY, NULL, 6}, /* CSV only: no IPFIX form */
     [NFS_T_STRING] = {FB_STRING, "string", 0},
     [NFS_T_DOUBLE] = {FB_FLOAT_64, "float64", 8},
+    [NFS_T_I32] = {FB_INT_32, "signed32", 4},
+    [NFS_T_I64] = {FB_INT_64, "signed64", 8},
+    /* lists: the items' type; the template carries basicList */
+    [NFS_T_LIST_I8] = {FB_INT_8, "signed8", 1},
+    [NFS_T_LIST_I32] = {FB_INT_32, "signed32", 4},
+    [NFS_T_LIST_I64] = {FB_INT_64, "signed64", 8},
 };
+
+#define LIST_SEMANTIC_ORDERED 4 /* RFC 6313 §4.5.1 */
+#define LIST_MAX_BYTES        4096 /* items of one list: IPFIX messages are 64 KiB at most */
 
 /* Semantics and units of an enterprise element, in fixbuf's flag bits and registry names. */
 struct meaning {
@@ -74,7 +93,9 @@ struct meaning {
 /*
  * The table has no semantics column, so they follow the naming conventions IANA's own
  * elements use: ...DeltaCount is a deltaCounter (octets or packets by name), ...Id an
- * identifier, ...Flags/...ControlBits flags, times are in milliseconds.
+ * identifier, ...Flags/...ControlBits flags, times are in milliseconds. nfsensor's own names
+ * add: ...Packets counts packets (a deltaCounter), ...Milliseconds is a duration in
+ * milliseconds, ...PacketSize is in octets.
  */
 static bool
 ends_with(const char *s, const char *suffix)
@@ -107,6 +128,16 @@ meaning_of(const struct nfs_field *f)
     } else if (ends_with(f->name, "Flags") || ends_with(f->name, "ControlBits")) {
         m.flags = FB_IE_FLAGS;
         m.semantics = "flags";
+    } else if (ends_with(f->name, "Packets")) {
+        m.flags = FB_IE_DELTACOUNTER | FB_UNITS_PACKETS;
+        m.semantics = "deltaCounter";
+        m.units = "packets";
+    } else if (strstr(f->name, "Milliseconds") != NULL) {
+        m.flags = FB_UNITS_MILLISECONDS;
+        m.units = "milliseconds";
+    } else if (strstr(f->name, "PacketSize") != NULL) {
+        m.flags = FB_UNITS_OCTETS;
+        m.units = "octets";
     }
     return m;
 }
@@ -137,6 +168,13 @@ check_field(const struct nfs_field *f, struct nfs_error *err)
 {
     if (f->type >= NFS_NITEMS(types) || types[f->type].xml == NULL) {
         nfs_error_set(err, "field %s: type %u has no IPFIX encoding", f->name, f->type);
+        return false;
+    }
+    if (nfs_field_is_list(f)) {
+        if (f->size != 0 && f->size % types[f->type].size == 0 && f->size <= LIST_MAX_BYTES)
+            return true;
+        nfs_error_set(err, "field %s: a list of %u bytes is not 1 to %u %s items", f->name,
+                      f->size, LIST_MAX_BYTES / types[f->type].size, types[f->type].xml);
         return false;
     }
     if (types[f->type].size != 0 ? f->size != types[f->type].size : f->size == 0) {
@@ -185,10 +223,11 @@ add_own(struct nfs_ipfix_model *m, const struct nfs_field *f, struct nfs_error *
     ie.ref.name = f->name;
     ie.ent = m->pen;
     ie.num = f->id;
-    ie.len = nfs_field_wire_size(f);
+    ie.len = nfs_field_is_list(f) ? types[f->type].size : nfs_field_wire_size(f);
     ie.type = types[f->type].fb;
     ie.flags = mean.flags;
-    if (f->type != NFS_T_IPV6 && f->type != NFS_T_MAC && f->type != NFS_T_STRING)
+    if (f->type != NFS_T_IPV6 && f->type != NFS_T_MAC && f->type != NFS_T_STRING &&
+        !nfs_field_is_list(f))
         ie.flags |= FB_IE_F_ENDIAN;
     ie.description = f->doc;
     fbInfoModelAddElement(m->fb, &ie);
@@ -225,6 +264,22 @@ count_elements(const struct nfs_field_group *groups, size_t n_groups)
     return n;
 }
 
+/* Places slot s at *off; a list's items go after the record, at l->items_size. */
+static void
+place(const struct nfs_ipfix_model *m, struct layout *l, struct slot *s, size_t *off)
+{
+    s->off = (uint16_t)*off;
+    s->wire = nfs_field_wire_size(s->f);
+    if (nfs_field_is_list(s->f)) {
+        s->item = fbInfoModelGetElementByID(m->fb, s->f->id, pen_of(s->f, m->pen));
+        s->items_off = (uint16_t)l->items_size;
+        l->items_size += s->f->size;
+        *off += sizeof(fbBasicList_t);
+    } else {
+        *off += s->wire == FB_IE_VARLEN ? sizeof(fbVarfield_t) : s->wire;
+    }
+}
+
 /* The template of one IP version: the applicable elements of every group, in table order. */
 static bool
 build_layout(struct nfs_ipfix_model *m, unsigned ip_version, struct layout *l,
@@ -246,19 +301,17 @@ build_layout(struct nfs_ipfix_model *m, unsigned ip_version, struct layout *l,
                 continue;
             s->f = f;
             s->group = g;
-            s->wire = nfs_field_wire_size(f);
-            s->off = (uint16_t)off;
-            off += s->wire == FB_IE_VARLEN ? sizeof(fbVarfield_t) : s->wire;
+            place(m, l, s, &off);
             l->n++;
         }
     }
     l->size = off;
     /* COLLECTORS.md: python3-ipfix misreads a template whose first element is variable-length. */
-    if (l->n == 0 || l->slots[0].wire == FB_IE_VARLEN || off > UINT16_MAX) {
+    if (l->n == 0 || l->slots[0].wire == FB_IE_VARLEN || off + l->items_size > UINT16_MAX) {
         nfs_error_set(err, "IPv%u template: %s", ip_version,
-                      l->n == 0          ? "no elements"
-                      : off > UINT16_MAX ? "record too large"
-                                         : "first element is variable-length");
+                      l->n == 0                          ? "no elements"
+                      : off + l->items_size > UINT16_MAX ? "record too large"
+                                                         : "first element is variable-length");
         return false;
     }
     return true;
@@ -337,7 +390,9 @@ nfs_ipfix_record_size(const struct nfs_ipfix_model *m, unsigned ip_version)
 size_t
 nfs_ipfix_max_record_size(const struct nfs_ipfix_model *m)
 {
-    return m->ip4.size > m->ip6.size ? m->ip4.size : m->ip6.size;
+    size_t ip4 = m->ip4.size + m->ip4.items_size, ip6 = m->ip6.size + m->ip6.items_size;
+
+    return ip4 > ip6 ? ip4 : ip6;
 }
 
 /* Writes one value; src points at the field's bytes in its struct. */
@@ -363,20 +418,58 @@ put(const struct slot *s, const uint8_t *src, uint8_t *dst)
     }
 }
 
+/* Big-endian bytes of a host-order integer of 1, 4 or 8 bytes. */
+static void
+put_be(uint8_t *dst, const uint8_t *src, size_t size)
+{
+    uint64_t v = 0;
+    uint32_t u32;
+
+    if (size == 8) {
+        memcpy(&v, src, 8);
+    } else if (size == 4) {
+        memcpy(&u32, src, 4);
+        v = u32;
+    } else {
+        v = *src;
+    }
+    for (size_t i = 0; i < size; i++)
+        dst[i] = (uint8_t)(v >> (8 * (size - 1 - i)));
+}
+
+/* A list: its items in network order after the record, and the fbBasicList_t pointing at
+ * them. src NULL (the group has no values): an empty list. */
+static void
+put_list(const struct layout *l, const struct slot *s, const uint8_t *src, uint8_t *buf)
+{
+    size_t item = nfs_field_item_size(s->f), n = src != NULL ? s->f->size / item : 0;
+    uint8_t *items = buf + l->size + s->items_off;
+    fbBasicList_t bl;
+
+    for (size_t i = 0; i < n; i++)
+        put_be(items + i * item, src + i * item, item);
+    memset(&bl, 0, sizeof(bl));
+    fbBasicListInitWithOwnBuffer(&bl, LIST_SEMANTIC_ORDERED, s->item, (uint16_t)n,
+                                 (uint16_t)(n * item), items);
+    memcpy(buf + s->off, &bl, sizeof(bl));
+}
+
 size_t
 nfs_ipfix_encode(const struct nfs_ipfix_model *m, unsigned ip_version, const void *const *values,
                  uint8_t *buf, size_t size)
 {
     const struct layout *l = layout_of(m, ip_version);
 
-    if (l == NULL || size < l->size)
+    if (l == NULL || size < l->size + l->items_size)
         return 0;
     memset(buf, 0, l->size);
     for (size_t i = 0; i < l->n; i++) {
         const struct slot *s = &l->slots[i];
         const uint8_t *base = values[s->group];
 
-        if (base != NULL)
+        if (nfs_field_is_list(s->f))
+            put_list(l, s, base != NULL ? base + s->f->offset : NULL, buf);
+        else if (base != NULL)
             put(s, base + s->f->offset, buf + s->off);
     }
     return l->size;
@@ -389,7 +482,8 @@ template_build(const struct nfs_ipfix_model *m, const struct layout *l, struct n
     GError *gerr = NULL;
 
     for (size_t i = 0; i < l->n; i++) {
-        fbInfoElementSpec_t spec = {(char *)(uintptr_t)l->slots[i].f->name, l->slots[i].wire, 0};
+        const char *name = nfs_field_is_list(l->slots[i].f) ? "basicList" : l->slots[i].f->name;
+        fbInfoElementSpec_t spec = {(char *)(uintptr_t)name, l->slots[i].wire, 0};
 
         if (!fbTemplateAppendSpec(t, &spec, 0, &gerr)) {
             fbTemplateFreeUnused(t);

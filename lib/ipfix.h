@@ -42,16 +42,19 @@ uint32_t nfs_ipfix_model_enterprise(const struct nfs_ipfix_model *m);
 /* The template ID for records of this IP version (4 or 6); 0 for any other version. */
 uint16_t nfs_ipfix_template_id(unsigned ip_version);
 
-/* Bytes of the internal record of this IP version (the size nfs_ipfix_encode writes). */
+/* Bytes of the internal record of this IP version (what nfs_ipfix_encode returns and
+ * fBufAppend takes; list items, when there are lists, follow it in the same buffer). */
 size_t nfs_ipfix_record_size(const struct nfs_ipfix_model *m, unsigned ip_version);
 
-/* The largest record size over all versions: a buffer this big fits any record. */
+/* The buffer nfs_ipfix_encode needs for any version: the internal record and its list items. */
 size_t nfs_ipfix_max_record_size(const struct nfs_ipfix_model *m);
 
 /* Writes the internal record of this IP version into buf: values[g] is the struct holding the
  * values of group g (values[0]: the struct nfs_record); a NULL entry encodes that group's
- * fields as zeros. String fields point into values[], which must outlive the fBufAppend.
- * Returns the bytes written, 0 when the version is unknown or size is too small. */
+ * fields as zeros and its lists as empty lists. String fields point into values[], which must
+ * outlive the fBufAppend; list items are written after the record, into buf (see
+ * nfs_ipfix_max_record_size). Returns the internal record's size, 0 when the version is
+ * unknown or size is too small for the record and its list items. */
 size_t nfs_ipfix_encode(const struct nfs_ipfix_model *m, unsigned ip_version,
                         const void *const *values, uint8_t *buf, size_t size);
 

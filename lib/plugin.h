@@ -4,7 +4,10 @@
  * A plugin declares its options (parsed and checked by the configuration, never by the plugin),
  * the fields it exports (a field table like the core's, whose offsets point into the plugin's
  * own values block of each record), and the per-flow state it needs (kept in the flow's slot
- * of the flow table, never malloc'd per flow). Hooks run on the pipeline's thread:
+ * of the flow table, never malloc'd per flow). When the fields or sizes follow from the
+ * options (splt's packet count and encoding), the optional `shape` hook gives them for the
+ * filled-in options when the plugin joins a set; otherwise the static ones hold.
+ * Hooks run on the pipeline's thread:
  *   setup     once per pipeline, with the filled-in options; returns the plugin's context
  *   on_init   on a flow's first packet          } return NFS_CONTINUE, NFS_DONE (no more
  *   on_update on every later packet             }   on_update for this flow) or NFS_EXPIRE
@@ -22,7 +25,7 @@
 #include "fields.h"
 #include "flow.h"
 
-#define NFS_PLUGIN_ABI 1
+#define NFS_PLUGIN_ABI 2 /* 2: the shape hook */
 
 enum nfs_verdict {
     NFS_CONTINUE = 0, /* call on_update for the next packet too */
@@ -57,6 +60,20 @@ struct nfs_plugin_env {
     unsigned pipeline_index;
 };
 
+/*
+ * What a plugin adds under one configuration: its fields, the bytes of its values block in a
+ * record and of its state in each flow. `owned` is memory the shape refers to and the plugin
+ * set frees with free() when it is destroyed (a field table built for the options, names
+ * included, as one malloc'd block), or NULL.
+ */
+struct nfs_plugin_shape {
+    const struct nfs_field *fields;
+    size_t n_fields;
+    size_t values_size;
+    size_t flow_state_size;
+    void *owned;
+};
+
 struct nfs_plugin {
     const char *name;
     unsigned abi;     /* NFS_PLUGIN_ABI */
@@ -69,6 +86,13 @@ struct nfs_plugin {
     size_t n_fields;
     size_t values_size;     /* bytes of the values block on_expire fills */
     size_t flow_state_size; /* bytes of per-flow state, zeroed when a flow starts */
+    /*
+     * Optional: the shape for this conf, when it depends on the options. *shape arrives holding
+     * the static fields, n_fields, values_size and flow_state_size above; the hook may replace
+     * any of them. False, with err, rejects options that do not go together: a configuration
+     * error, before capture starts. setup gets the same conf, so the hooks know the sizes.
+     */
+    bool (*shape)(const void *conf, struct nfs_plugin_shape *shape, struct nfs_error *err);
     bool (*setup)(void **ctx, const void *conf, const struct nfs_plugin_env *env,
                   struct nfs_error *err);
     enum nfs_verdict (*on_init)(void *ctx, void *state, const struct nfs_flow *flow,

@@ -3,6 +3,8 @@
  *
  * Layout: plugin i's state starts state_off[i] bytes after the flow, its values values_off[i]
  * bytes into the values block; both rounded up to 8 so plugins may keep doubles and uint64s.
+ * The sizes and fields are the plugin's shape under its conf (the shape hook's, if it has one),
+ * fixed when the plugin is added.
  */
 #include "plugin_set.h"
 
@@ -13,6 +15,7 @@
 struct entry {
     const struct nfs_plugin *plugin;
     void *conf;
+    struct nfs_plugin_shape shape;
     size_t state_off, values_off;
 };
 
@@ -50,8 +53,10 @@ nfs_plugin_set_destroy(struct nfs_plugin_set *s)
 {
     if (s == NULL)
         return;
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         free(s->entries[i].conf);
+        free(s->entries[i].shape.owned);
+    }
     free(s);
 }
 
@@ -78,31 +83,46 @@ clash(const struct nfs_plugin_set *s, const struct nfs_field *f)
 }
 
 static bool
-check_fields(const struct nfs_plugin_set *s, const struct nfs_plugin *p, struct nfs_error *err)
+check_fields(const struct nfs_plugin_set *s, const struct nfs_plugin *p,
+             const struct nfs_plugin_shape *sh, struct nfs_error *err)
 {
-    for (size_t i = 0; i < p->n_fields; i++) {
-        const struct nfs_field *f = &p->fields[i], *o = clash(s, f);
+    for (size_t i = 0; i < sh->n_fields; i++) {
+        const struct nfs_field *f = &sh->fields[i], *o = clash(s, f);
 
         if (o != NULL) {
             nfs_error_set(err, "plugin %s: field %s (id %u) clashes with %s (id %u)", p->name,
                           f->name, f->id, o->name, o->id);
             return false;
         }
-        if ((size_t)f->offset + f->size > p->values_size) {
+        if ((size_t)f->offset + f->size > sh->values_size) {
             nfs_error_set(err, "plugin %s: field %s lies outside its values (%zu bytes)",
-                          p->name, f->name, p->values_size);
+                          p->name, f->name, sh->values_size);
             return false;
         }
     }
     return true;
 }
 
-bool
-nfs_plugin_set_add(struct nfs_plugin_set *s, const struct nfs_plugin *p, const void *conf,
-                   struct nfs_error *err)
+/* p's shape under conf: the static one, then the shape hook's; false when the hook refuses. */
+static bool
+shape_of(const struct nfs_plugin *p, const void *conf, struct nfs_plugin_shape *sh,
+         struct nfs_error *err)
 {
-    struct entry *e;
+    struct nfs_error why;
 
+    *sh = (struct nfs_plugin_shape){p->fields, p->n_fields, p->values_size, p->flow_state_size,
+                                    NULL};
+    if (p->shape == NULL || p->shape(conf, sh, &why))
+        return true;
+    free(sh->owned);
+    sh->owned = NULL;
+    nfs_error_set(err, "plugin %s: %s", p->name, why.msg);
+    return false;
+}
+
+static bool
+check_new(const struct nfs_plugin_set *s, const struct nfs_plugin *p, struct nfs_error *err)
+{
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->entries[i].plugin->name, p->name) == 0) {
             nfs_error_set(err, "plugin %s is enabled twice", p->name);
@@ -113,7 +133,16 @@ nfs_plugin_set_add(struct nfs_plugin_set *s, const struct nfs_plugin *p, const v
         nfs_error_set(err, "plugin %s: at most %d plugins", p->name, NFS_MAX_PLUGINS);
         return false;
     }
-    if (!check_fields(s, p, err))
+    return true;
+}
+
+bool
+nfs_plugin_set_add(struct nfs_plugin_set *s, const struct nfs_plugin *p, const void *conf,
+                   struct nfs_error *err)
+{
+    struct entry *e;
+
+    if (!check_new(s, p, err))
         return false;
     e = &s->entries[s->n];
     e->conf = calloc(1, p->conf_size ? p->conf_size : 1);
@@ -123,13 +152,19 @@ nfs_plugin_set_add(struct nfs_plugin_set *s, const struct nfs_plugin *p, const v
     }
     if (conf != NULL && p->conf_size)
         memcpy(e->conf, conf, p->conf_size);
+    if (!shape_of(p, e->conf, &e->shape, err) || !check_fields(s, p, &e->shape, err)) {
+        free(e->shape.owned);
+        free(e->conf);
+        memset(e, 0, sizeof(*e));
+        return false;
+    }
     e->plugin = p;
     e->state_off = s->state_size;
     e->values_off = s->values_size;
-    s->state_size += align8(p->flow_state_size);
-    s->values_size += align8(p->values_size);
+    s->state_size += align8(e->shape.flow_state_size);
+    s->values_size += align8(e->shape.values_size);
     s->n++;
-    s->groups[s->n] = (struct nfs_field_group){p->fields, p->n_fields};
+    s->groups[s->n] = (struct nfs_field_group){e->shape.fields, e->shape.n_fields};
     return true;
 }
 
