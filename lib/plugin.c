@@ -13,9 +13,11 @@
 #include <sys/stat.h>
 
 extern const struct nfs_plugin nfs_plugin_ml_tree;
+extern const struct nfs_plugin nfs_plugin_dpi;
 
 const struct nfs_plugin *const nfs_builtin_plugins[] = {
     &nfs_plugin_ml_tree,
+    &nfs_plugin_dpi,
     NULL,
 };
 
