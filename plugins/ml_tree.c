@@ -16,8 +16,9 @@
  *   piat_ms_K      ms since the flow's previous packet, 0 for packet 1       splt_piat_ms
  * Missing packets (the flow had fewer than K) give -1, as splt pads.
  * A model names the features it uses (ml_model.h); setup refuses unknown ones and positions
- * beyond at_packet. Per flow the plugin keeps at most 16 packets' sizes and gaps; prediction
- * uses buffers made at setup, so the packet path allocates nothing.
+ * beyond at_packet. Per flow the plugin keeps at_packet sizes and gaps (16 bytes + 8 a packet,
+ * at most 16 packets); prediction uses buffers made at setup, so the packet path allocates
+ * nothing.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -35,8 +36,8 @@ struct ml_conf {
 };
 
 static const struct nfs_option ml_options[] = {
-    {"model", NFS_OPT_PATH, offsetof(struct ml_conf, model), 0, sizeof(((struct ml_conf *)0)->model),
-     NULL, "model file written by tools/export_model.py"},
+    {"model", NFS_OPT_PATH, offsetof(struct ml_conf, model), 0,
+     sizeof(((struct ml_conf *)0)->model), NULL, "model file written by tools/export_model.py"},
     {"at_packet", NFS_OPT_UINT, offsetof(struct ml_conf, at_packet), 1, MAX_PACKETS, "3",
      "classify when the flow has this many packets"},
     {"expire_early", NFS_OPT_BOOL, offsetof(struct ml_conf, expire_early), 0, 1, "false",
@@ -50,12 +51,13 @@ struct ml_values {
 };
 
 static const struct nfs_field ml_fields[] = {
-    {"mlLabel", NFS_PEN_OWN, 1400, NFS_T_STRING, offsetof(struct ml_values, label),
-     NFS_ML_MAX_NAME, "udps.ml_label", 0, "class the model predicts (ml_tree)"},
+    {"mlLabel", NFS_PEN_OWN, 1400, NFS_T_STRING, offsetof(struct ml_values, label), NFS_ML_MAX_NAME,
+     "udps.ml_label", 0, "class the model predicts (ml_tree)"},
     {"mlProbability", NFS_PEN_OWN, 1401, NFS_T_DOUBLE, offsetof(struct ml_values, probability), 8,
      "udps.ml_probability", 0, "the model's probability of that class (ml_tree)"},
     {"mlPackets", NFS_PEN_OWN, 1402, NFS_T_U8, offsetof(struct ml_values, packets), 1,
-     "udps.ml_packets", 0, "packets the prediction saw: at_packet, or fewer if the flow ended first"},
+     "udps.ml_packets", 0,
+     "packets the prediction saw: at_packet, or fewer if the flow ended first"},
 };
 
 enum feature_kind { F_PROTOCOL, F_IP_VERSION, F_SRC_PORT, F_DST_PORT, F_DIRECTION, F_PS, F_PIAT };
@@ -65,9 +67,9 @@ static const struct {
     const char *name;
     bool per_packet;
 } feature_names[] = {
-    [F_PROTOCOL] = {"protocol", false},   [F_IP_VERSION] = {"ip_version", false},
-    [F_SRC_PORT] = {"src_port", false},   [F_DST_PORT] = {"dst_port", false},
-    [F_DIRECTION] = {"direction", true},  [F_PS] = {"ps", true},
+    [F_PROTOCOL] = {"protocol", false},  [F_IP_VERSION] = {"ip_version", false},
+    [F_SRC_PORT] = {"src_port", false},  [F_DST_PORT] = {"dst_port", false},
+    [F_DIRECTION] = {"direction", true}, [F_PS] = {"ps", true},
     [F_PIAT] = {"piat_ms", true},
 };
 
@@ -85,15 +87,17 @@ struct ml_ctx {
     double *proba;
 };
 
-/* What the plugin keeps of a flow's first packets, zeroed when the flow starts. */
+/*
+ * What the plugin keeps of a flow's first packets, zeroed when the flow starts. The shape hook
+ * sizes `packet` for at_packet: sizes first, then gaps.
+ */
 struct ml_state {
-    uint32_t ps[MAX_PACKETS];
-    uint32_t piat_ms[MAX_PACKETS];
+    double probability;
+    uint16_t label;
     uint16_t directions; /* bit K - 1: direction of packet K */
     uint8_t packets;     /* kept so far */
-    uint8_t predicted;   /* the prediction below is made */
-    uint16_t label;
-    double probability;
+    uint8_t predicted;   /* label and probability are set */
+    uint32_t packet[];   /* [K - 1]: size of packet K; [at_packet + K - 1]: its gap in ms */
 };
 
 /* Maps a model feature name to a feature; false with err naming what is known. */
@@ -126,9 +130,22 @@ feature_parse(const char *name, unsigned at_packet, struct feature *f, struct nf
         f->position = (uint8_t)(k - 1);
         return true;
     }
-    nfs_error_set(err, "unknown feature \"%s\" (known: protocol, ip_version, src_port, dst_port, "
-                  "direction_K, ps_K, piat_ms_K with K from 1 to %d)", name, MAX_PACKETS);
+    nfs_error_set(err,
+                  "unknown feature \"%s\" (known: protocol, ip_version, src_port, dst_port, "
+                  "direction_K, ps_K, piat_ms_K with K from 1 to %d)",
+                  name, MAX_PACKETS);
     return false;
+}
+
+/* The per-flow state holds at_packet sizes and gaps. */
+static bool
+ml_shape(const void *conf, struct nfs_plugin_shape *shape, struct nfs_error *err)
+{
+    const struct ml_conf *cf = conf;
+
+    (void)err;
+    shape->flow_state_size = sizeof(struct ml_state) + 2 * cf->at_packet * sizeof(uint32_t);
+    return true;
 }
 
 static void
@@ -155,10 +172,11 @@ ml_setup(void **ctx, const void *conf, const struct nfs_plugin_env *env, struct 
     (void)env;
     if (cf->model[0] == '\0') {
         nfs_error_set(err, "option model is required: the path of a model file "
-                      "(tools/export_model.py writes one)");
+                           "(tools/export_model.py writes one)");
         return false;
     }
-    if ((c = calloc(1, sizeof(*c))) == NULL || (c->model = nfs_ml_model_load(cf->model, err)) == NULL) {
+    if ((c = calloc(1, sizeof(*c))) == NULL ||
+        (c->model = nfs_ml_model_load(cf->model, err)) == NULL) {
         if (c == NULL)
             nfs_error_set(err, "out of memory");
         ml_teardown(c);
@@ -193,7 +211,8 @@ ml_setup(void **ctx, const void *conf, const struct nfs_plugin_env *env, struct 
 
 /* Feature f of the flow, from what st kept of its first packets. */
 static float
-feature_value(const struct feature *f, const struct nfs_flow *flow, const struct ml_state *st)
+feature_value(const struct feature *f, const struct nfs_flow *flow, const struct ml_state *st,
+              unsigned at_packet)
 {
     bool seen = f->position < st->packets;
 
@@ -209,9 +228,9 @@ feature_value(const struct feature *f, const struct nfs_flow *flow, const struct
     case F_DIRECTION:
         return seen ? (float)((st->directions >> f->position) & 1) : -1.0f;
     case F_PS:
-        return seen ? (float)st->ps[f->position] : -1.0f;
+        return seen ? (float)st->packet[f->position] : -1.0f;
     default:
-        return seen ? (float)st->piat_ms[f->position] : -1.0f;
+        return seen ? (float)st->packet[at_packet + f->position] : -1.0f;
     }
 }
 
@@ -221,7 +240,7 @@ predict(struct ml_ctx *c, const struct nfs_flow *flow, struct ml_state *st)
     size_t nf = nfs_ml_model_n_features(c->model), label;
 
     for (size_t i = 0; i < nf; i++)
-        c->x[i] = feature_value(&c->features[i], flow, st);
+        c->x[i] = feature_value(&c->features[i], flow, st, c->at_packet);
     label = nfs_ml_model_predict(c->model, c->x, c->proba);
     st->label = (uint16_t)label;
     st->probability = c->proba[label];
@@ -235,8 +254,9 @@ ml_packet(void *ctx, void *state, const struct nfs_flow *flow, const struct nfs_
     struct ml_state *st = state;
     unsigned k = st->packets;
 
-    st->ps[k] = obs->size > UINT32_MAX ? UINT32_MAX : (uint32_t)obs->size;
-    st->piat_ms[k] = obs->delta_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)obs->delta_ms;
+    st->packet[k] = obs->size > UINT32_MAX ? UINT32_MAX : (uint32_t)obs->size;
+    st->packet[c->at_packet + k] =
+        obs->delta_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)obs->delta_ms;
     st->directions |= (uint16_t)((obs->direction & 1u) << k);
     st->packets = (uint8_t)(k + 1);
     if (st->packets < c->at_packet)
@@ -273,7 +293,8 @@ const struct nfs_plugin nfs_plugin_ml_tree = {
     .fields = ml_fields,
     .n_fields = NFS_NITEMS(ml_fields),
     .values_size = sizeof(struct ml_values),
-    .flow_state_size = sizeof(struct ml_state),
+    .flow_state_size = sizeof(struct ml_state) + 2 * MAX_PACKETS * sizeof(uint32_t),
+    .shape = ml_shape,
     .setup = ml_setup,
     .on_init = ml_packet,
     .on_update = ml_packet,

@@ -89,7 +89,8 @@ test_errors_name_the_file_and_the_fault(void)
                               "right: [-1, -1], value: [[1, 0], [1, 0]]}\n"),
               "node 1 is not reachable"));
     CHECK(has(load_error(HEAD "trees:\n  - {feature: [2, -1, -1], threshold: [1, 0, 0], "
-                              "left: [1, -1, -1], right: [2, -1, -1], value: [[], [1, 0], [0, 1]]}\n"),
+                              "left: [1, -1, -1], right: [2, -1, -1], "
+                              "value: [[], [1, 0], [0, 1]]}\n"),
               "expected a whole number from -1 to 1, got \"2\""));
     CHECK(has(load_error(HEAD "trees:\n  - {feature: [-1], threshold: [0], left: [-1], "
                               "right: [-1, -1], value: [[1, 0]]}\n"),
