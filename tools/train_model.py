@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""train_model.py: train the shipped ml_tree model on the shared captures.
+
+    tools/train_model.py [--shared ../shared] [--nfsensord build/daemon/nfsensord]
+                         [--kind random_forest] [--packets 3] [--out conf/models/app_protocol.yaml]
+
+What it learns: a flow's application protocol (the master protocol of nDPI's application_name,
+"TLS" of "TLS.Google"; protocols with fewer than --min-flows training flows become "Other") from
+its first --packets packets, with the features of tools/ml_features.py (protocol, ip_version,
+ports, and each packet's direction, size and gap).
+
+Data: the captures of SHARED/pcaps/nfstream that have NFStream's reference output in
+SHARED/nfstream-reference/mode0. A capture whose name has crc32 % 4 == 0 is held aside: never
+trained on, used for the accuracy figure and by tests/corpus/ml_tree_agreement.py. Features come
+from nfsensord's own CSV (--profile nfstream, the splt plugin), so training and the sensor see the
+same values; labels come from the reference, matched by flow key (addresses, ports, protocol,
+VLAN, tunnel, first_seen). With --features-from reference the reference's own splt columns are
+used instead (same definition; for a build without the splt plugin).
+
+The model file records in `meta` the captures it was trained on, the feature source and the
+held-aside accuracy. Deterministic: the same inputs give the same file.
+"""
+
+import argparse
+import collections
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import zlib
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_model  # noqa: E402
+import ml_features  # noqa: E402
+
+KEY = ("src_ip", "src_port", "dst_ip", "dst_port", "protocol", "vlan_id", "tunnel_id",
+       "bidirectional_first_seen_ms")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+csv.field_size_limit(1 << 24)
+
+
+def held_aside(capture):
+    """The fixed split: about a quarter of the captures are never trained on."""
+    return zlib.crc32(capture.encode()) % 4 == 0
+
+
+def key(row):
+    return tuple(row[k] for k in KEY)
+
+
+def read_csv(path):
+    with open(path, newline="") as fp:
+        return list(csv.DictReader(fp))
+
+
+def label_of(application_name):
+    return application_name.split(".")[0] or "Unknown"
+
+
+def nfsensord_rows(nfsensord, pcap, packets, tmp):
+    """nfsensord's flows of pcap, NFStream profile, with the splt lists."""
+    out = os.path.join(tmp, os.path.basename(pcap) + ".csv")
+    cmd = [nfsensord, "--profile", "nfstream", "--read", pcap, "--csv", out, "--plugin", "splt"]
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+    if r.returncode not in (0, 1):  # 1: a truncated capture; its flows are still written
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode,
+                                                 r.stderr.decode(errors="replace").strip()))
+    return read_csv(out)
+
+
+def dataset(shared, captures, source, nfsensord, packets):
+    """(X, labels, unmatched) over the captures; labels from the reference by flow key."""
+    names = ml_features.feature_names(packets)
+    X, y, unmatched = [], [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for cap in captures:
+            ref = read_csv(os.path.join(shared, "nfstream-reference", "mode0", cap + ".csv"))
+            if source == "reference":
+                rows = ref
+            else:
+                rows = nfsensord_rows(nfsensord, os.path.join(shared, "pcaps", "nfstream", cap),
+                                      packets, tmp)
+            labels = {key(r): label_of(r["application_name"]) for r in ref}
+            for r in rows:
+                if key(r) not in labels:
+                    unmatched += 1
+                    continue
+                X.append(ml_features.vector(r, names))
+                y.append(labels[key(r)])
+    return np.array(X, dtype=np.int64).reshape(-1, len(names)), y, unmatched
+
+
+def make_model(kind, seed):
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    if kind == "random_forest":
+        return RandomForestClassifier(n_estimators=10, max_depth=8, min_samples_leaf=3,
+                                      random_state=seed)
+    if kind == "gradient_boosting":
+        return GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=seed)
+    return DecisionTreeClassifier(max_depth=10, min_samples_leaf=2, random_state=seed)
+
+
+def splt_available(nfsensord):
+    r = subprocess.run([nfsensord, "--plugin", "splt", "--list-fields"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    return r.returncode == 0 and b"splt_ps" in r.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
+    ap.add_argument("--nfsensord", default=os.path.join(ROOT, "build", "daemon", "nfsensord"))
+    ap.add_argument("--kind", default="random_forest",
+                    choices=["random_forest", "gradient_boosting", "decision_tree"])
+    ap.add_argument("--packets", type=int, default=3, help="packets the model looks at [3]")
+    ap.add_argument("--min-flows", type=int, default=20,
+                    help="training flows a protocol needs to be a class of its own [20]")
+    ap.add_argument("--features-from", choices=["nfsensord", "reference", "auto"],
+                    default="auto")
+    ap.add_argument("--out", default=os.path.join(ROOT, "conf", "models", "app_protocol.yaml"))
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+
+    ref_dir = os.path.join(a.shared, "nfstream-reference", "mode0")
+    captures = sorted(n[:-4] for n in os.listdir(ref_dir) if n.endswith(".csv"))
+    train = [c for c in captures if not held_aside(c)]
+    test = [c for c in captures if held_aside(c)]
+    source = a.features_from
+    if source == "auto":
+        source = "nfsensord" if splt_available(a.nfsensord) else "reference"
+    print("features from %s; %d captures for training, %d held aside"
+          % (source, len(train), len(test)))
+
+    X, y, miss = dataset(a.shared, train, source, a.nfsensord, a.packets)
+    counts = collections.Counter(y)
+    classes = {c for c, n in counts.items() if n >= a.min_flows}
+    y = [c if c in classes else "Other" for c in y]
+    model = make_model(a.kind, a.seed).fit(X, y)
+
+    Xt, yt, miss_t = dataset(a.shared, test, source, a.nfsensord, a.packets)
+    yt = [c if c in classes else "Other" for c in yt]
+    accuracy = float(np.mean(model.predict(Xt) == np.array(yt))) if len(yt) else 0.0
+    print("trained on %d flows (%d unmatched), %d classes; held aside: %d flows (%d unmatched), "
+          "accuracy %.3f" % (len(y), miss, len(model.classes_), len(yt), miss_t, accuracy))
+
+    meta = {
+        "what": "application protocol (nDPI master protocol) from the first %d packets"
+                % a.packets,
+        "trained_by": "tools/train_model.py --kind %s --packets %d --min-flows %d --seed %d"
+                      % (a.kind, a.packets, a.min_flows, a.seed),
+        "features_from": source,
+        "held_aside_rule": "crc32(capture name) % 4 == 0",
+        "held_aside_accuracy": round(accuracy, 4),
+        "held_aside_flows": len(yt),
+        "trained_on": train,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    export_model.export(model, ml_features.feature_names(a.packets), a.out, samples=X, meta=meta)
+    print("wrote %s (%d bytes)" % (a.out, os.path.getsize(a.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
