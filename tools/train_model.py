@@ -61,15 +61,25 @@ def label_of(application_name):
     return application_name.split(".")[0] or "Unknown"
 
 
-def nfsensord_rows(nfsensord, pcap, packets, tmp):
-    """nfsensord's flows of pcap, NFStream profile, with the splt lists."""
-    out = os.path.join(tmp, os.path.basename(pcap) + ".csv")
-    cmd = [nfsensord, "--profile", "nfstream", "--read", pcap, "--csv", out, "--plugin", "splt"]
+def nfsensord_csv(nfsensord, pcap, out, plugins, tmp):
+    """Runs nfsensord (NFStream profile) over pcap with these plugins (YAML flow mappings);
+    returns its CSV rows. The dpi plugin is off: training needs no application detection."""
+    conf = os.path.join(tmp, "nfsensor.yaml")
+    with open(conf, "w") as fp:
+        fp.write("profile: nfstream\ndpi: {enabled: false}\nplugins:\n")
+        fp.writelines("  - %s\n" % p for p in plugins)
+    cmd = [nfsensord, "--config", conf, "--read", pcap, "--csv", out]
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
     if r.returncode not in (0, 1):  # 1: a truncated capture; its flows are still written
         raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), r.returncode,
                                                  r.stderr.decode(errors="replace").strip()))
     return read_csv(out)
+
+
+def nfsensord_rows(nfsensord, pcap, packets, tmp):
+    """nfsensord's flows of pcap with the splt lists the features need."""
+    out = os.path.join(tmp, os.path.basename(pcap) + ".csv")
+    return nfsensord_csv(nfsensord, pcap, out, ["{name: splt, packets: %d}" % packets], tmp)
 
 
 def dataset(shared, captures, source, nfsensord, packets):
@@ -85,7 +95,7 @@ def dataset(shared, captures, source, nfsensord, packets):
                 rows = nfsensord_rows(nfsensord, os.path.join(shared, "pcaps", "nfstream", cap),
                                       packets, tmp)
             labels = {key(r): label_of(r["application_name"]) for r in ref}
-            for r in rows:
+            for r in sorted(rows, key=key):  # emission order differs between sources
                 if key(r) not in labels:
                     unmatched += 1
                     continue
@@ -107,9 +117,14 @@ def make_model(kind, seed):
 
 
 def splt_available(nfsensord):
-    r = subprocess.run([nfsensord, "--plugin", "splt", "--list-fields"], stdout=subprocess.PIPE,
-                       stderr=subprocess.DEVNULL)
-    return r.returncode == 0 and b"splt_ps" in r.stdout
+    """True when this nfsensord takes a configuration with the splt plugin."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            nfsensord_csv(nfsensord, "/dev/null", os.path.join(tmp, "x.csv"),
+                          ["{name: splt, packets: 3}"], tmp)
+        except (RuntimeError, OSError):
+            return False
+    return True
 
 
 def main():
