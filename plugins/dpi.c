@@ -99,6 +99,7 @@ struct dpi_strings {
     char text[];
 };
 
+/* The module comes first: tests/unit/test_dpi.c reads it to count the nDPI flows still open. */
 struct dpi_ctx {
     struct nfs_dpi *dpi;           /* NULL when max_packets is 0 */
     uint64_t max_packets;
