@@ -227,17 +227,18 @@ next_classic(struct nfs_capture *c, struct nfs_frame *f, int max, struct nfs_err
     while (n < max) {
         const uint8_t *h = m->buf + m->pos;
         size_t left = m->len - m->pos;
-        uint32_t caplen, sub;
+        uint32_t caplen = left >= 16 ? read32(m, h + 8) : 0, sub;
 
-        if (left < 16 || left - 16 < (caplen = read32(m, h + 8))) {
+        /* Before waiting for the record's bytes: a caplen above the chunk would never fit. */
+        if (caplen > MAX_CAPLEN)
+            return corrupt(c, n, err);
+        if (left < 16 || left - 16 < caplen) {
             if (n > 0 || (m->eof && left == 0))
                 return n; /* refilling would move this batch's frames */
             if (m->eof || !refill(m))
                 return corrupt(c, n, err);
             continue;
         }
-        if (caplen > MAX_CAPLEN)
-            return corrupt(c, n, err);
         __builtin_prefetch(h + PREFETCH_AHEAD);
         sub = read32(m, h + 4);
         f[n++] = (struct nfs_frame){
