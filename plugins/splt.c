@@ -8,7 +8,7 @@
  * writes them as NFStream does, "[0, 1, -1]".
  *
  * Options: `packets` (N, 1-255, default 10) and `encoding`. IPFIX gets the three sequences as
- * RFC 6313 basicLists (`basiclist`, the default: elements 1200-1202 as list items), or, for
+ * RFC 6313 basicLists (`basiclist`, the default: elements 1300-1302 as list items), or, for
  * collectors without structured data (nfdump, pmacct), one element per position (`flat`:
  * spltDirection1..N = 2001.., spltPacketSize1..N = 2301.., spltPiatMilliseconds1..N = 2601..).
  * Both follow from the options, so the field table is built by the shape hook.
@@ -56,11 +56,11 @@ static const struct seq {
     uint8_t offset_per_n; /* the array starts at offset_per_n * N */
     const char *doc;
 } seqs[] = {
-    {"spltDirection", "splt_direction", 1200, 2000, NFS_T_LIST_I8, NFS_T_I8, 1, 12,
+    {"spltDirection", "splt_direction", 1300, 2000, NFS_T_LIST_I8, NFS_T_I8, 1, 12,
      "direction of each of the first packets: 0 src->dst, 1 dst->src; -1 past the last packet"},
-    {"spltPacketSize", "splt_ps", 1201, 2300, NFS_T_LIST_I32, NFS_T_I32, 4, 8,
+    {"spltPacketSize", "splt_ps", 1301, 2300, NFS_T_LIST_I32, NFS_T_I32, 4, 8,
      "size of each of the first packets, bytes by the accounting mode; -1 past the last packet"},
-    {"spltPiatMilliseconds", "splt_piat_ms", 1202, 2600, NFS_T_LIST_I64, NFS_T_I64, 8, 0,
+    {"spltPiatMilliseconds", "splt_piat_ms", 1302, 2600, NFS_T_LIST_I64, NFS_T_I64, 8, 0,
      "ms since the flow's previous packet (0 for the first); -1 past the last packet"},
 };
 
