@@ -137,9 +137,12 @@ static const char *
 yaml_value(struct nfs_cli *cli, int opt, const char *v)
 {
     static const char *const modes[] = {"raw", "ip", "transport", "payload"};
-    bool digits = v[0] != '\0' && strspn(v, "0123456789") == strlen(v);
+    bool digits;
     char *s;
 
+    if (opt == OPT_NO_TUNNELS)
+        return "false";
+    digits = v[0] != '\0' && strspn(v, "0123456789") == strlen(v);
     if ((opt == OPT_IDLE || opt == OPT_ACTIVE) && digits) {
         if (asprintf(&s, "%ss", v) < 0)
             s = NULL;
@@ -147,8 +150,6 @@ yaml_value(struct nfs_cli *cli, int opt, const char *v)
     }
     if (opt == OPT_ACCOUNTING && digits && strlen(v) == 1 && v[0] <= '3')
         return modes[v[0] - '0'];
-    if (opt == OPT_NO_TUNNELS)
-        return "false";
     return v;
 }
 

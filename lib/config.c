@@ -573,6 +573,22 @@ add_collector_arg(struct nfs_config_loader *L, const struct nfs_config_arg *a)
         nfs_config_error(L, &pos, NULL, "%s", why);
 }
 
+/* An override of a key that does not exist: the closest key path, or the ones there are. */
+static void
+unknown_arg(struct nfs_config_loader *L, const struct nfs_config_arg *a)
+{
+    struct nfs_config_pos pos = {0, 0, a->option};
+    const char *known[128];
+    char hint[4096];
+    size_t n = 0;
+
+    for (size_t i = 0; i < nfs_config_keys_count && n < NFS_NITEMS(known); i++)
+        if (nfs_config_keys[i].type != NFS_CT_SECTION && !strchr(nfs_config_keys[i].path, '['))
+            known[n++] = nfs_config_keys[i].path;
+    nfs_config_hint(a->key, known, n, hint, sizeof(hint));
+    nfs_config_error(L, &pos, NULL, "unknown key%s", hint);
+}
+
 /* Applies the command line's overrides over the file's values. */
 static void
 apply_args(struct nfs_config_loader *L, const struct nfs_config_arg *args, size_t n_args)
@@ -586,7 +602,9 @@ apply_args(struct nfs_config_loader *L, const struct nfs_config_arg *args, size_
         const struct nfs_config_key *k = nfs_config_key_find(a->key);
         struct nfs_config_pos pos = {0, 0, a->option};
 
-        if (k == NULL || strchr(a->key, '[') != NULL || k->type == NFS_CT_SECTION) {
+        if (k == NULL) {
+            unknown_arg(L, a);
+        } else if (strchr(a->key, '[') != NULL || k->type == NFS_CT_SECTION) {
             nfs_config_error(L, &pos, NULL, "%s cannot be set from the command line", a->key);
         } else if (k->type == NFS_CT_PATHS) {
             if (!inputs_replaced)

@@ -19,6 +19,7 @@ struct nfs_config_loader {
     const struct nfs_config_arg **plugin_args; /* --plugin overrides, replacing the file's */
     size_t n_plugin_args;
     size_t errors_before; /* errs->n_total when the load began */
+    bool plugin_ok[NFS_MAX_PLUGINS]; /* cfg->plugins[i] resolved and configured without error */
 };
 
 /* Appends "FILE:LINE:COLUMN: path: message" (or "OPTION: message") to the errors. */

@@ -232,8 +232,12 @@ add_entry(struct nfs_config_loader *L, const char *name, yaml_node_t *item,
         }
     }
     e->plugin = resolve(L, name, pos, shown);
-    if (e->plugin != NULL)
+    if (e->plugin != NULL) {
+        size_t before = L->errs->n_total;
+
         configure(L, e, item && item->type == YAML_MAPPING_NODE ? item : NULL, shown);
+        L->plugin_ok[cfg->n_plugins - 1] = L->errs->n_total == before;
+    }
 }
 
 void
@@ -332,8 +336,8 @@ nfs_config_plugins_finish(struct nfs_config_loader *L)
         const struct nfs_config_plugin *e = &cfg->plugins[i];
 
         snprintf(shown, sizeof(shown), "plugins[%zu]", i);
-        if (e->plugin == NULL || e->conf == NULL)
-            continue;
+        if (!L->plugin_ok[i])
+            continue; /* its errors are reported already */
         /* setup only sees options that passed every check */
         if (!nfs_plugin_set_add(cfg->plugin_set, e->plugin, e->conf, &err) ||
             (L->errs->n_total == L->errors_before && !try_setup(e, &cfg->flows, &err)))

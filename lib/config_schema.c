@@ -163,7 +163,7 @@ const struct nfs_config_key nfs_config_keys[] = {
     {NFS_CT_SECTION,  "dpi",                         NONE,                          NONE,            NULL,        0,                   "application detection (the built-in plugin dpi, nDPI)"},
     {NFS_CT_BOOL,     "dpi.enabled",                 CFG(dpi.enabled),              NONE,            "true",      NFS_CK_RELOAD,       "detect applications (a no-op when this build has no dpi plugin)"},
     {NFS_CT_UINT,     "dpi.max_packets",             CFG(dpi.max_packets),          0, 255,          "20",        NFS_CK_RELOAD,       "give up detection after this many packets of a flow; 0 disables DPI"},
-    {NFS_CT_BOOL,     "dpi.decode_tunnels",          CFG(decode.decode_tunnels),    NONE,            NULL,        NFS_CK_PROFILE,                   "meter the inner packets of GTP-U, CAPWAP and TZSP tunnels"},
+    {NFS_CT_BOOL,     "dpi.decode_tunnels",          CFG(decode.decode_tunnels),    NONE,            NULL,        NFS_CK_PROFILE,                   "meter the inner packets of tunnels: GTP-U, CAPWAP, TZSP, and unless profile is nfstream VXLAN, Geneve, GRE, ERSPAN, MPLS-in-UDP"},
 
     {NFS_CT_LIST,     "interfaces",                  CFG(interfaces),               0, NFS_CONFIG_MAX_INTERFACES, NULL, NFS_CK_RELOAD, "live capture: one pipeline per interface (per worker)",
      .elem_size = sizeof(struct nfs_config_interface), .pos_offset = offsetof(struct nfs_config_interface, pos),

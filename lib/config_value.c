@@ -189,12 +189,23 @@ static const uint64_t size_factors[] = {1, 1u << 10, 1u << 20, 1u << 30};
 static void
 format_bound(const struct spec *s, uint64_t v, char *buf, size_t size)
 {
-    if (s->type == NFS_CT_DURATION)
+    if (s->type == NFS_CT_DURATION && v == 0)
+        snprintf(buf, size, "0s");
+    else if (s->type == NFS_CT_DURATION)
         format_units(v, duration_names, duration_factors, NFS_NITEMS(duration_names), buf, size);
     else if (s->type == NFS_CT_SIZE)
         format_units(v, size_names, size_factors, NFS_NITEMS(size_names), buf, size);
     else
         snprintf(buf, size, "%" PRIu64, v);
+}
+
+/* The type alone, for bounds: "a duration from 1s to 1d". */
+static const char *
+noun(const struct spec *s)
+{
+    return s->type == NFS_CT_DURATION ? "a duration"
+           : s->type == NFS_CT_SIZE   ? "a size"
+                                      : "a whole number";
 }
 
 static bool
@@ -224,8 +235,8 @@ parse(const struct spec *s, void *value, const char *text, char *why, size_t why
     case NFS_CT_STRING:
     case NFS_CT_PATH:
         if (strlen(text) >= s->size) {
-            snprintf(why, why_size, "expected %s of at most %zu characters, got \"%.40s...\"",
-                     what, s->size - 1, text);
+            snprintf(why, why_size, "expected %s of at most %zu characters, got \"%.40s%s\"",
+                     what, s->size - 1, text, strlen(text) > 40 ? "..." : "");
             return false;
         }
         memcpy(value, text, strlen(text) + 1);
@@ -243,7 +254,8 @@ parse(const struct spec *s, void *value, const char *text, char *why, size_t why
         if (tmp.u < s->min || tmp.u > s->max) {
             format_bound(s, s->min, lo, sizeof(lo));
             format_bound(s, s->max, hi, sizeof(hi));
-            snprintf(why, why_size, "expected %s from %s to %s, got \"%s\"", what, lo, hi, text);
+            snprintf(why, why_size, "expected %s from %s to %s, got \"%s\"", noun(s), lo, hi,
+                     text);
             return false;
         }
         store_uint(value, s->size, tmp.u);
@@ -302,9 +314,16 @@ nfs_config_quote(const char *s, char *buf, size_t size)
     for (; *s && n + 6 < size; s++) {
         unsigned char c = (unsigned char)*s;
 
-        if (c == '"' || c == '\\')
+        if (c == '"' || c == '\\') {
             n += (size_t)snprintf(buf + n, size - n, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
+        } else if (c == 0xC2 && (unsigned char)s[1] == 0x85) {
+            n += (size_t)snprintf(buf + n, size - n, "\\N"); /* YAML line breaks: escaped */
+            s++;
+        } else if (c == 0xE2 && (unsigned char)s[1] == 0x80 &&
+                   ((unsigned char)s[2] == 0xA8 || (unsigned char)s[2] == 0xA9)) {
+            n += (size_t)snprintf(buf + n, size - n, "\\%c", s[2] == (char)0xA8 ? 'L' : 'P');
+            s += 2;
+        } else if (c < 0x20 || c == 0x7f)
             n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
         else
             buf[n++] = (char)c;
@@ -334,8 +353,12 @@ format(const struct spec *s, const void *value, char *buf, size_t size)
         }
         snprintf(buf, size, "%d", v);
         return;
-    case NFS_CT_DURATION:
-        format_units(load_uint(value, s->size), duration_names, duration_factors, 2, buf, size);
+    case NFS_CT_DURATION: /* whole seconds when they are: timeouts read as NFStream's */
+        if (load_uint(value, s->size) == 0)
+            snprintf(buf, size, "0s");
+        else
+            format_units(load_uint(value, s->size), duration_names, duration_factors, 2, buf,
+                         size);
         return;
     case NFS_CT_SIZE:
         format_units(load_uint(value, s->size), size_names, size_factors,
@@ -379,7 +402,7 @@ describe(const struct spec *s, char *buf, size_t size)
     case NFS_CT_SIZE:
         format_bound(s, s->min, lo, sizeof(lo));
         format_bound(s, s->max, hi, sizeof(hi));
-        snprintf(buf, size, "%s from %s to %s", what, lo, hi);
+        snprintf(buf, size, "%s from %s to %s", noun(s), lo, hi);
         return;
     case NFS_CT_LIST:
     case NFS_CT_PATHS:
@@ -401,7 +424,10 @@ nfs_config_describe(const struct nfs_config_key *k, char *buf, size_t size)
 {
     struct spec s = key_spec(k);
 
-    describe(&s, buf, size);
+    if (k->expect != NULL && (k->type == NFS_CT_STRING || k->type == NFS_CT_PATH))
+        snprintf(buf, size, "%s (at most %zu characters)", k->expect, k->size - 1);
+    else
+        describe(&s, buf, size);
 }
 
 void

@@ -13,7 +13,16 @@
 
 #include "config_schema.h"
 
-#define VALUE_SIZE (NFS_CONFIG_PATH_SIZE * 4 + 8)
+/* Room for a value of `size` bytes in canonical form: a string may be all escapes (\xNN). */
+static char *
+value_buffer(size_t size)
+{
+    char *buf = malloc(size * 4 + 64);
+
+    if (buf == NULL)
+        abort(); /* a few KiB: nothing sensible to do without them */
+    return buf;
+}
 
 static void write_keys(FILE *fp, const struct nfs_config *cfg, const char *parent,
                        const void *base, int indent, const char *first);
@@ -27,18 +36,30 @@ count_of(const struct nfs_config_key *k, const void *base)
     return n;
 }
 
+/* The option's value in canonical form, in a buffer to free. */
+static char *
+option_text(const struct nfs_option *o, const void *conf)
+{
+    bool text = o->type == NFS_OPT_STRING || o->type == NFS_OPT_PATH;
+    size_t size = text ? (size_t)o->max * 4 + 64 : 64;
+    char *buf = value_buffer(size);
+
+    nfs_config_format_option(o, conf, buf, size);
+    return buf;
+}
+
 static void
 write_plugins(FILE *fp, const struct nfs_config *cfg, int indent)
 {
-    char value[VALUE_SIZE];
-
     for (size_t i = 0; i < cfg->n_plugins; i++) {
         const struct nfs_plugin *p = cfg->plugins[i].plugin;
 
         fprintf(fp, "%*s- name: %s\n", indent + 2, "", p->name);
         for (size_t j = 0; j < p->n_options; j++) {
-            nfs_config_format_option(&p->options[j], cfg->plugins[i].conf, value, sizeof(value));
+            char *value = option_text(&p->options[j], cfg->plugins[i].conf);
+
             fprintf(fp, "%*s%s: %s\n", indent + 4, "", p->options[j].name, value);
+            free(value);
         }
     }
 }
@@ -50,7 +71,7 @@ write_key(FILE *fp, const struct nfs_config *cfg, const struct nfs_config_key *k
 {
     const char *name = nfs_config_key_name(k);
     size_t n = 0;
-    char value[VALUE_SIZE], parent[64];
+    char *value, parent[64];
 
     if (k->type == NFS_CT_LIST || k->type == NFS_CT_PATHS)
         n = count_of(k, base);
@@ -67,20 +88,25 @@ write_key(FILE *fp, const struct nfs_config *cfg, const struct nfs_config_key *k
         fprintf(fp, "%s%s:%s\n", prefix, name, n ? "" : " []");
         break;
     default:
-        nfs_config_format_value(k, (const char *)base + k->offset, value, sizeof(value));
+        value = value_buffer(k->size);
+        nfs_config_format_value(k, (const char *)base + k->offset, value, k->size * 4 + 64);
         fprintf(fp, "%s%s: %s\n", prefix, name, value);
+        free(value);
         return;
     }
     snprintf(parent, sizeof(parent), "%s[]", k->path);
     for (size_t i = 0; i < n; i++) {
         if (k->type == NFS_CT_LIST) {
             const char *elem = (const char *)base + k->offset + i * k->elem_size;
+            char dash[64];
 
-            snprintf(value, sizeof(value), "%*s- ", indent + 2, "");
-            write_keys(fp, cfg, parent, elem, indent + 4, value);
+            snprintf(dash, sizeof(dash), "%*s- ", indent + 2, "");
+            write_keys(fp, cfg, parent, elem, indent + 4, dash);
         } else if (k->type == NFS_CT_PATHS) {
-            nfs_config_quote(cfg->inputs[i], value, sizeof(value));
+            value = value_buffer(strlen(cfg->inputs[i]) + 1);
+            nfs_config_quote(cfg->inputs[i], value, (strlen(cfg->inputs[i]) + 1) * 4 + 64);
             fprintf(fp, "%*s- %s\n", indent + 2, "", value);
+            free(value);
         }
     }
     if (k->type == NFS_CT_PLUGINS)
@@ -137,7 +163,7 @@ default_text(const struct nfs_config_key *k, const struct nfs_config *def,
     } else {
         nfs_config_format_value(k, default_of(k, def, elem_def), a, sizeof(a));
         nfs_config_format_value(k, default_of(k, nfstream, elem_def), b, sizeof(b));
-        if (strcmp(a, b) == 0)
+        if (strcmp(a, b) == 0 || !(k->flags & NFS_CK_PROFILE))
             snprintf(buf, size, "`%s`", a);
         else
             snprintf(buf, size, "`%s` (nfstream: `%s`)", a, b);
@@ -182,7 +208,7 @@ nfs_config_write_reference(FILE *fp)
 void
 nfs_config_write_plugins(FILE *fp)
 {
-    char type[512], value[VALUE_SIZE];
+    char type[512], *value;
 
     for (size_t i = 0; nfs_builtin_plugins[i] != NULL; i++) {
         const struct nfs_plugin *p = nfs_builtin_plugins[i];
@@ -194,10 +220,12 @@ nfs_config_write_plugins(FILE *fp)
 
             nfs_config_describe_option(o, type, sizeof(type));
             if (o->def != NULL && conf != NULL && nfs_plugin_conf_defaults(p, conf, NULL))
-                nfs_config_format_option(o, conf, value, sizeof(value));
+                value = option_text(o, conf);
             else
-                snprintf(value, sizeof(value), "required");
-            fprintf(fp, "    %s: %s (%s): %s\n", o->name, value, type, o->help ? o->help : "");
+                value = strdup("required");
+            fprintf(fp, "    %s: %s (%s): %s\n", o->name, value ? value : "", type,
+                    o->help ? o->help : "");
+            free(value);
         }
         free(conf);
     }
