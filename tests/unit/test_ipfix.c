@@ -317,12 +317,18 @@ test_model_rejects_bad_tables(void)
     static const struct nfs_field oui[] = {
         {"sourceOui", NFS_PEN_OWN, 1502, NFS_T_OUI, NFS_AT(src_mac), NULL, 0, ""},
     };
+    static const struct nfs_field odd_list[] = {
+        {"testCount", NFS_PEN_OWN, 1501, NFS_T_U32, offsetof(struct strrec, n), 4, NULL, 0, ""},
+        {"testList", NFS_PEN_OWN, 1503, NFS_T_LIST_I32, offsetof(struct strrec, name), 6, NULL, 0,
+         ""},
+    };
 
     expect_model_error(wrong_name, 1, NFS_PEN_DEFAULT,
                        "packetCount: element 0/2 is packetDeltaCount");
     expect_model_error(wrong_size, 1, NFS_PEN_DEFAULT, "packetDeltaCount: 8 bytes");
     expect_model_error(string_first, 2, NFS_PEN_DEFAULT, "first element is variable-length");
     expect_model_error(oui, 1, NFS_PEN_DEFAULT, "sourceOui: type");
+    expect_model_error(odd_list, 2, NFS_PEN_DEFAULT, "testList: a list of 6 bytes");
     expect_model_error(nfs_core_fields, nfs_core_fields_count, NFS_PEN_REVERSE, "reserved");
 }
 
@@ -370,6 +376,73 @@ test_second_group_with_string(void)
     CHECK_HAS(out, "testCount : 4242");
     CHECK_HAS(out, "testName : (len: 0)");
     CHECK_HAS(out, "sourceIPv4Address : 192.0.2.1");
+    free(out);
+}
+
+struct listrec {
+    int64_t gaps[3];
+    int32_t sizes[3];
+    int32_t small;
+    int64_t big;
+    int8_t dirs[2];
+};
+
+#define LISTREC(m) offsetof(struct listrec, m), sizeof(((struct listrec *)0)->m)
+
+/* RFC 6313 basicLists of signed8/32/64 items and signed scalars, named by RFC 5610; a group
+ * without values gives empty lists. */
+static void
+test_second_group_with_lists(void)
+{
+    static const struct nfs_field extra[] = {
+        {"testSmall", NFS_PEN_OWN, 1510, NFS_T_I32, LISTREC(small), NULL, 0, "signed32"},
+        {"testDirs", NFS_PEN_OWN, 1511, NFS_T_LIST_I8, LISTREC(dirs), NULL, 0, "signed8 items"},
+        {"testSizes", NFS_PEN_OWN, 1512, NFS_T_LIST_I32, LISTREC(sizes), NULL, 0, "signed32s"},
+        {"testGaps", NFS_PEN_OWN, 1513, NFS_T_LIST_I64, LISTREC(gaps), NULL, 0, "signed64s"},
+        {"testBig", NFS_PEN_OWN, 1514, NFS_T_I64, LISTREC(big), NULL, 0, "signed64"},
+    };
+    struct nfs_field_group groups[2] = {core_group(), {extra, NFS_NITEMS(extra)}};
+    struct nfs_exporter_options o;
+    struct nfs_error err = {{0}};
+    struct nfs_exporter *exp;
+    struct nfs_record r;
+    struct listrec x = {{0, 70000, -1}, {1500, -1, -1}, -5, -5000000000, {1, -1}};
+    const void *values[2] = {&r, &x};
+    const char *path = tmp_path("lists.ipfix");
+    char cmd[512], text[64], *out;
+
+    CHECK_STR(nfs_field_format(&extra[3], &x, text, sizeof(text)), "[0, 70000, -1]");
+    CHECK_STR(nfs_field_format(&extra[1], &x, text, sizeof(text)), "[1, -1]");
+    CHECK_STR(nfs_field_format(&extra[2], &x, text, 8), "[1500, "); /* cut, terminated */
+    CHECK_STR(nfs_field_format(&extra[4], &x, text, sizeof(text)), "-5000000000");
+    CHECK(nfs_field_is_text(&extra[2]) && !nfs_field_is_text(&extra[0]));
+    nfs_exporter_options_default(&o);
+    o.groups = groups;
+    o.n_groups = 2;
+    exp = nfs_exporter_create(&o, &err);
+    CHECK(exp != NULL);
+    if (exp == NULL)
+        return;
+    record_v4(&r);
+    CHECK(nfs_exporter_add(exp, path, &err));
+    CHECK(nfs_exporter_export_values(exp, 4, values, &err));
+    CHECK(nfs_exporter_export(exp, &r, &err)); /* group 1 absent: empty lists */
+    CHECK(nfs_exporter_close(exp, &err));
+    if (!have("ipfixDump"))
+        return;
+    snprintf(cmd, sizeof(cmd), "ipfixDump --rfc5610 -i %s 2>&1", path);
+    out = run(cmd);
+    CHECK(out != NULL);
+    if (out == NULL)
+        return;
+    squeeze(out);
+    CHECK_HAS(out, "testSmall : -5");
+    CHECK_HAS(out, "testBig : -5000000000");
+    CHECK_HAS(out, "count: 2 semantic: 4-ordered ie: (32473/1511) testDirs\n\t\t\t1 : 1\n"
+                   "\t\t\t2 : -1");
+    CHECK_HAS(out, "ie: (32473/1512) testSizes\n\t\t\t1 : 1500\n\t\t\t2 : -1\n\t\t\t3 : -1");
+    CHECK_HAS(out, "ie: (32473/1513) testGaps\n\t\t\t1 : 0\n\t\t\t2 : 70000\n\t\t\t3 : -1");
+    CHECK_HAS(out, "count: 0 semantic: 4-ordered ie: (32473/1513) testGaps");
     free(out);
 }
 
@@ -681,6 +754,7 @@ main(void)
     RUN(test_model_layout_matches_table);
     RUN(test_model_rejects_bad_tables);
     RUN(test_second_group_with_string);
+    RUN(test_second_group_with_lists);
     RUN(test_file_decoded_by_ipfixdump);
     RUN(test_element_file_names_elements);
     RUN(test_file_decoded_by_python_ipfix);
