@@ -50,8 +50,17 @@ test_profile_defaults(void)
 
         nfs_config_defaults(cfg, nfstream ? NFS_PROFILE_NFSTREAM : NFS_PROFILE_DEFAULT);
         nfs_pipeline_options_default(&po, nfstream);
-        CHECK(memcmp(&cfg->flows, &po.flows, sizeof(po.flows)) == 0);
-        CHECK(memcmp(&cfg->decode, &po.decode, sizeof(po.decode)) == 0);
+        CHECK_EQ(cfg->flows.idle_timeout_ms, po.flows.idle_timeout_ms);
+        CHECK_EQ(cfg->flows.active_timeout_ms, po.flows.active_timeout_ms);
+        CHECK_EQ(cfg->flows.tcp_linger_ms, po.flows.tcp_linger_ms);
+        CHECK_EQ(cfg->flows.max_flows, po.flows.max_flows);
+        CHECK_EQ(cfg->flows.accounting, po.flows.accounting);
+        CHECK_EQ(cfg->flows.tcp_end, po.flows.tcp_end);
+        CHECK_EQ(cfg->flows.keep_direction, po.flows.keep_direction);
+        CHECK_EQ(cfg->flows.active_scan, po.flows.active_scan);
+        CHECK_EQ(cfg->flows.raw_size_u16, po.flows.raw_size_u16);
+        CHECK_EQ(cfg->decode.decode_tunnels, po.decode.decode_tunnels);
+        CHECK_EQ(cfg->decode.extra_tunnels, po.decode.extra_tunnels);
         CHECK_EQ(cfg->ipfix.enterprise_number, 32473);
         CHECK_EQ(cfg->dpi.max_packets, 20);
         free(cfg);
