@@ -54,14 +54,20 @@ static const struct seq {
     uint16_t list_id, flat_base; /* flat: element flat_base + position (1..N) */
     uint8_t list_type, item_type, item_size;
     uint8_t offset_per_n; /* the array starts at offset_per_n * N */
-    const char *doc;
+    const char *doc, *flat_doc;
 } seqs[] = {
     {"spltDirection", "splt_direction", 1300, 2000, NFS_T_LIST_I8, NFS_T_I8, 1, 12,
-     "direction of each of the first packets: 0 src->dst, 1 dst->src; -1 past the last packet"},
+     "direction of each of the first packets: 0 src->dst, 1 dst->src; -1 past the last packet "
+     "(encoding flat: spltDirection1..N, ids 2001..)",
+     "spltDirection of one position (encoding flat)"},
     {"spltPacketSize", "splt_ps", 1301, 2300, NFS_T_LIST_I32, NFS_T_I32, 4, 8,
-     "size of each of the first packets, bytes by the accounting mode; -1 past the last packet"},
+     "size of each of the first packets, bytes by the accounting mode; -1 past the last packet "
+     "(encoding flat: spltPacketSize1..N, ids 2301..)",
+     "spltPacketSize of one position (encoding flat)"},
     {"spltPiatMilliseconds", "splt_piat_ms", 1302, 2600, NFS_T_LIST_I64, NFS_T_I64, 8, 0,
-     "ms since the flow's previous packet (0 for the first); -1 past the last packet"},
+     "ms since the flow's previous packet (0 for the first); -1 past the last packet (encoding "
+     "flat: spltPiatMilliseconds1..N, ids 2601..)",
+     "spltPiatMilliseconds of one position (encoding flat)"},
 };
 
 #define NAME_SIZE 32 /* "spltPiatMilliseconds255" */
@@ -97,7 +103,7 @@ flat_fields(struct nfs_field *f, char *names, size_t n)
             snprintf(names, NAME_SIZE, "%s%zu", q->name, i + 1);
             *f = (struct nfs_field){names, NFS_PEN_OWN, (uint16_t)(q->flat_base + i + 1),
                                     q->item_type, (uint16_t)(q->offset_per_n * n + q->item_size * i),
-                                    q->item_size, NULL, 0, q->doc};
+                                    q->item_size, NULL, 0, q->flat_doc};
         }
     }
 }
