@@ -1,48 +1,147 @@
 /*
- * exporter.c: sends IPFIX records to files, UDP and TCP collectors through libfixbuf.
+ * exporter.c: the export thread: queues in, libfixbuf encoding once, collectors out.
  *
- * Each target owns an fBuf_t, which owns its fbSession_t and fbExporter_t: libfixbuf keeps
- * templates and sequence numbers per session, and a session serves one exporter. The
- * templates (ipfix.c) are written and sent when the target is added, so a file or a TCP
- * collector that cannot be opened is reported by nfs_exporter_add, naming the target, and a
- * file starts with its templates as RFC 5655 wants. UDP has no session to lose, so the
- * templates and type records are sent again every template_refresh_s seconds of export time
- * (RFC 7011 §8.4); libfixbuf 2.4 does not do this by itself.
- * A record is encoded once (nfs_ipfix_encode) and appended to every target. A failing target
- * counts the failure and does not stop the others. Reconnects and a spool (a later issue) belong
- * in struct target, which already keeps its own transport kind and error counter.
+ * Encoding. One libfixbuf session and fBuf, owned by the export thread, encode every record:
+ * its exporter is a FILE from fopencookie(3), so every message libfixbuf emits lands in
+ * cookie_write() as bytes, however many one call emits. Each record is appended and emitted
+ * alone; export_framer.c splits libfixbuf's messages into wire records (learning the
+ * templates from the template sets that pass), and every collector frames those into its own
+ * messages. So libfixbuf never touches a socket or a file: transports, message sizes, sequence
+ * numbers, spools and replays are the collectors' (collector.c).
+ * The templates, the RFC 5610 type records (ipfix.c) and the statistics options templates are
+ * encoded once at creation: that is the preamble every collector sends first (UDP again on
+ * refresh, TCP on every connection, every new file).
+ *
+ * Queues. Each producer has a ring of slots (export_queue.c); a slot holds the IP version and
+ * a flat copy of each field group's values block. Group 0 is the struct nfs_record; a
+ * plugin's block is as long as its fields reach (their strings are char arrays), so a byte
+ * copy is a complete copy.
+ *
+ * Statistics (RFC 7011 §4.1-4.3): three options templates, sent every stats_interval_s and at
+ * close, per collector (its own exported counts): metering statistics, metering reliability
+ * (ignored packets, kernel drops) and exporting reliability (records not sent).
  */
 #include "exporter.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
-enum target_kind { TARGET_FILE, TARGET_UDP, TARGET_TCP };
+#include "collector.h"
+#include "export_framer.h"
+#include "export_queue.h"
 
-struct target {
-    char *name; /* as the user wrote it */
-    enum target_kind kind;
-    fBuf_t *fbuf; /* owns the session and the fbExporter_t */
-    uint16_t tid; /* template set on fbuf, 0: none */
-    time_t templates_at;
-    uint64_t records, errors;
+#define MAX_QUEUES     64
+#define MAX_COLLECTORS 64
+#define BATCH          512 /* records taken from one queue before looking at the others */
+#define PUBLISH_MS     100
+
+/* Statistics options templates; outside ipfix.c's data template range (0x01xx). */
+#define TID_METERING       0xFF10u
+#define TID_METERING_REL   0xFF11u
+#define TID_EXPORTING_REL  0xFF12u
+
+struct slot_hdr {
+    uint32_t ip_version;
+    uint32_t present; /* bit g: group g has values */
+    uint64_t packets, octets;
+};
+
+struct stats_template {
+    uint16_t tid;
+    const char *const *names; /* scope first */
+    size_t n;
+    size_t size;              /* internal record size */
+};
+
+static const char *const metering_names[] = {
+    "observationDomainId",        "observationTimeMilliseconds", "exportedMessageTotalCount",
+    "exportedFlowRecordTotalCount", "exportedOctetTotalCount",   "observedFlowTotalCount",
+    "packetTotalCount",           "octetTotalCount",
+};
+static const char *const metering_rel_names[] = {
+    "observationDomainId", "observationTimeMilliseconds", "ignoredPacketTotalCount",
+    "ignoredOctetTotalCount", "droppedPacketTotalCount",
+};
+static const char *const exporting_rel_names[] = {
+    "exportingProcessId", "observationTimeMilliseconds", "notSentFlowTotalCount",
+    "notSentPacketTotalCount", "notSentOctetTotalCount",
 };
 
 struct nfs_exporter {
     struct nfs_exporter_options opt;
     struct nfs_ipfix_model *model;
-    struct target *targets;
-    size_t n_targets;
-    uint8_t *rec; /* one encoded record */
+    /* collectors */
+    struct nfs_collector *collectors[MAX_COLLECTORS];
+    size_t n_collectors;
+    /* records */
+    size_t n_groups;
+    size_t *group_off, *group_size;
+    size_t slot_size;
+    const void **values; /* nfs_exporter_export's groups */
+    const void **enc_values;
+    struct nfs_export_queue *queues[MAX_QUEUES];
+    atomic_size_t n_queues;
+    struct nfs_export_queue *own; /* the legacy API's queue */
+    pthread_mutex_t lock;         /* queues, start, flush, metering */
+    pthread_cond_t cond;
+    struct nfs_export_wake wake;
+    /* encoder, export thread only once started */
+    fbSession_t *session;
+    fBuf_t *fbuf;
+    FILE *fp;
+    uint8_t *in;
+    size_t in_len, in_cap;
+    struct nfs_wire_templates *wire;
+    uint16_t tid;
+    uint8_t *rec;
     size_t rec_size;
-    const void **values; /* per field group, for nfs_exporter_export */
+    struct nfs_ipfix_item *preamble;
+    size_t n_preamble, cap_preamble;
+    bool capturing_preamble;
+    int deliver_to; /* -1: every collector */
+    struct slot_hdr cur; /* the record being delivered */
+    struct stats_template stats[3];
+    bool have_stats;
+    uint64_t next_stats_ms, next_publish_ms;
+    /* thread */
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    atomic_uint_fast64_t flush_req;
+    uint64_t flush_done;
+    atomic_uint_fast64_t encoded, encode_errors;
+    struct nfs_exporter_metering metering;
 };
 
-static bool
-gerror_fail(struct nfs_error *err, GError *gerr, const char *target, const char *what)
+static uint64_t
+mono_ms(void)
 {
-    nfs_error_set(err, "%s: %s: %s", target, what,
-                  gerr != NULL ? gerr->message : "unknown libfixbuf error");
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool
+gerror_fail(struct nfs_error *err, GError *gerr, const char *what)
+{
+    nfs_error_set(err, "%s: %s", what, gerr != NULL ? gerr->message : "unknown libfixbuf error");
     g_clear_error(&gerr);
     return false;
 }
@@ -56,6 +155,14 @@ options_defaults(struct nfs_exporter_options *o)
         o->observation_domain = 1;
     if (o->template_refresh_s == 0)
         o->template_refresh_s = 600;
+    if (o->queue_records == 0)
+        o->queue_records = 65536;
+    if (o->flush_ms == 0)
+        o->flush_ms = 1000;
+    if (o->stats_interval_s == 0)
+        o->stats_interval_s = 60;
+    if (o->drain_timeout_ms == 0)
+        o->drain_timeout_ms = 30000;
 }
 
 void
@@ -63,7 +170,311 @@ nfs_exporter_options_default(struct nfs_exporter_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->rfc5610 = true;
+    o->stats_records = true;
     options_defaults(o);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Encoder: libfixbuf writes into cookie_write; complete messages are split into items. */
+
+static ssize_t
+cookie_write(void *ctx, const char *buf, size_t size)
+{
+    struct nfs_exporter *exp = ctx;
+
+    if (exp->in_len + size > exp->in_cap) {
+        size_t cap = (exp->in_len + size) * 2;
+        uint8_t *p = realloc(exp->in, cap);
+
+        if (p == NULL)
+            return -1;
+        exp->in = p;
+        exp->in_cap = cap;
+    }
+    memcpy(exp->in + exp->in_len, buf, size);
+    exp->in_len += size;
+    return (ssize_t)size;
+}
+
+static bool
+is_flow_template(uint16_t set_id)
+{
+    return (set_id & 0xFF00u) == NFS_IPFIX_TID_BASE;
+}
+
+static void
+deliver(void *ctx, const struct nfs_ipfix_item *item)
+{
+    struct nfs_exporter *exp = ctx;
+    struct nfs_ipfix_item it = *item;
+    uint64_t now_ms;
+
+    if (exp->capturing_preamble) {
+        uint8_t *copy = malloc(item->len);
+        struct nfs_ipfix_item *p = exp->preamble;
+
+        if (exp->n_preamble == exp->cap_preamble) {
+            exp->cap_preamble = exp->cap_preamble ? exp->cap_preamble * 2 : 32;
+            p = realloc(exp->preamble, exp->cap_preamble * sizeof(*p));
+        }
+        if (copy == NULL || p == NULL) {
+            free(copy);
+            return;
+        }
+        exp->preamble = p;
+        memcpy(copy, item->data, item->len);
+        it.data = copy;
+        exp->preamble[exp->n_preamble++] = it;
+        return;
+    }
+    if (is_flow_template(it.set_id)) {
+        it.flows = 1;
+        it.packets = exp->cur.packets;
+        it.octets = exp->cur.octets;
+    }
+    now_ms = mono_ms();
+    for (size_t i = 0; i < exp->n_collectors; i++)
+        if (exp->deliver_to < 0 || (size_t)exp->deliver_to == i)
+            nfs_collector_add(exp->collectors[i], &it, now_ms);
+}
+
+/* Splits and delivers every complete message libfixbuf has written. */
+static bool
+drain_encoded(struct nfs_exporter *exp, struct nfs_error *err)
+{
+    size_t off = 0, len;
+    bool ok = true;
+
+    while ((len = nfs_ipfix_msg_len(exp->in + off, exp->in_len - off)) != 0 &&
+           len <= exp->in_len - off) {
+        if (len < NFS_IPFIX_HDR_LEN) {
+            nfs_error_set(err, "libfixbuf wrote a bad message");
+            off = exp->in_len;
+            ok = false;
+            break;
+        }
+        if (!nfs_ipfix_split(exp->wire, exp->in + off, len, deliver, exp, err))
+            ok = false;
+        off += len;
+    }
+    memmove(exp->in, exp->in + off, exp->in_len - off);
+    exp->in_len -= off;
+    return ok;
+}
+
+static bool
+use_template(struct nfs_exporter *exp, uint16_t tid, GError **gerr)
+{
+    if (exp->tid == tid)
+        return true;
+    if (!fBufSetInternalTemplate(exp->fbuf, tid, gerr) || !fBufSetExportTemplate(exp->fbuf, tid, gerr))
+        return false;
+    exp->tid = tid;
+    return true;
+}
+
+/* Appends one internal record with template tid and emits it. */
+static bool
+encode(struct nfs_exporter *exp, uint16_t tid, const uint8_t *rec, size_t size,
+       struct nfs_error *err)
+{
+    GError *gerr = NULL;
+
+    if (!use_template(exp, tid, &gerr) || !fBufAppend(exp->fbuf, (uint8_t *)(uintptr_t)rec, size,
+                                                      &gerr) ||
+        !fBufEmit(exp->fbuf, &gerr))
+        return gerror_fail(err, gerr, "encoding a record");
+    return drain_encoded(exp, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Statistics options templates */
+
+static bool
+stats_template_add(struct nfs_exporter *exp, struct stats_template *st, struct nfs_error *err)
+{
+    fbInfoModel_t *fb = fbSessionGetInfoModel(exp->session);
+    fbTemplate_t *t = fbTemplateAlloc(fb);
+    GError *gerr = NULL;
+
+    for (size_t i = 0; i < st->n; i++) {
+        fbInfoElementSpec_t spec = {(char *)(uintptr_t)st->names[i], i == 0 ? 4 : 8, 0};
+
+        if (!fbTemplateAppendSpec(t, &spec, 0, &gerr)) {
+            fbTemplateFreeUnused(t);
+            return gerror_fail(err, gerr, st->names[i]);
+        }
+    }
+    fbTemplateSetOptionsScope(t, 1);
+    st->size = fbTemplateGetIELenOfMemBuffer(t);
+    if (st->size != 4 + 8 * (st->n - 1)) {
+        fbTemplateFreeUnused(t);
+        nfs_error_set(err, "statistics template %#x: unexpected sizes", st->tid);
+        return false;
+    }
+    if (!fbSessionAddTemplate(exp->session, TRUE, st->tid, t, &gerr)) {
+        fbTemplateFreeUnused(t);
+        return gerror_fail(err, gerr, "statistics template");
+    }
+    if (!fbSessionAddTemplate(exp->session, FALSE, st->tid, t, &gerr))
+        return gerror_fail(err, gerr, "statistics template");
+    return true;
+}
+
+static bool
+stats_templates(struct nfs_exporter *exp, struct nfs_error *err)
+{
+    exp->stats[0] = (struct stats_template){TID_METERING, metering_names,
+                                            NFS_NITEMS(metering_names), 0};
+    exp->stats[1] = (struct stats_template){TID_METERING_REL, metering_rel_names,
+                                            NFS_NITEMS(metering_rel_names), 0};
+    exp->stats[2] = (struct stats_template){TID_EXPORTING_REL, exporting_rel_names,
+                                            NFS_NITEMS(exporting_rel_names), 0};
+    for (size_t i = 0; i < 3; i++)
+        if (!stats_template_add(exp, &exp->stats[i], err))
+            return false;
+    return true;
+}
+
+/* The internal record: a 4-byte scope, then 8-byte counters, host order, packed. */
+static void
+stats_record(uint8_t *buf, uint32_t scope, const uint64_t *v, size_t n)
+{
+    memcpy(buf, &scope, 4);
+    for (size_t i = 0; i < n; i++)
+        memcpy(buf + 4 + 8 * i, &v[i], 8);
+}
+
+static void
+send_stats(struct nfs_exporter *exp)
+{
+    struct nfs_exporter_metering m;
+    struct nfs_exporter_totals tot;
+    uint64_t now = wall_ms();
+    uint8_t buf[128];
+
+    if (!exp->have_stats)
+        return;
+    pthread_mutex_lock(&exp->lock);
+    m = exp->metering;
+    pthread_mutex_unlock(&exp->lock);
+    nfs_exporter_get_totals(exp, &tot);
+    for (size_t i = 0; i < exp->n_collectors; i++) {
+        uint64_t msgs, flows, bytes, ns, nsp, nso;
+        struct nfs_error err;
+
+        nfs_collector_sent_totals(exp->collectors[i], &msgs, &flows, &bytes, &ns, &nsp, &nso);
+        exp->deliver_to = (int)i;
+        {
+            uint64_t v[] = {now, msgs, flows, bytes, m.flows, m.packets, m.octets};
+            stats_record(buf, exp->opt.observation_domain, v, NFS_NITEMS(v));
+            encode(exp, TID_METERING, buf, exp->stats[0].size, &err);
+        }
+        {
+            uint64_t v[] = {now, m.ignored_packets, m.ignored_octets, m.kernel_drops};
+            stats_record(buf, exp->opt.observation_domain, v, NFS_NITEMS(v));
+            encode(exp, TID_METERING_REL, buf, exp->stats[1].size, &err);
+        }
+        {
+            uint64_t v[] = {now, ns + tot.queue_full + tot.encode_errors,
+                            nsp + tot.queue_full_packets, nso + tot.queue_full_octets};
+            stats_record(buf, (uint32_t)getpid(), v, NFS_NITEMS(v));
+            encode(exp, TID_EXPORTING_REL, buf, exp->stats[2].size, &err);
+        }
+    }
+    exp->deliver_to = -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Creation */
+
+static size_t
+align16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Where each group's block sits in a slot, and how long it is. */
+static bool
+slot_layout(struct nfs_exporter *exp, const struct nfs_field_group *groups, size_t n_groups,
+            struct nfs_error *err)
+{
+    size_t off = align16(sizeof(struct slot_hdr));
+
+    exp->n_groups = n_groups;
+    exp->group_off = calloc(n_groups, sizeof(size_t));
+    exp->group_size = calloc(n_groups, sizeof(size_t));
+    exp->values = calloc(n_groups, sizeof(void *));
+    exp->enc_values = calloc(n_groups, sizeof(void *));
+    if (exp->group_off == NULL || exp->group_size == NULL || exp->values == NULL ||
+        exp->enc_values == NULL || n_groups > 32) {
+        nfs_error_set(err, n_groups > 32 ? "too many field groups" : "out of memory");
+        return false;
+    }
+    for (size_t g = 0; g < n_groups; g++) {
+        size_t size = g == 0 ? sizeof(struct nfs_record) : 0;
+
+        for (size_t i = 0; i < groups[g].n_fields; i++) {
+            const struct nfs_field *f = &groups[g].fields[i];
+
+            if ((size_t)f->offset + f->size > size)
+                size = (size_t)f->offset + f->size;
+        }
+        exp->group_off[g] = off;
+        exp->group_size[g] = size;
+        off += align16(size);
+    }
+    exp->slot_size = off;
+    return true;
+}
+
+static bool
+encoder_create(struct nfs_exporter *exp, struct nfs_error *err)
+{
+    cookie_io_functions_t io = {.write = cookie_write};
+    GError *gerr = NULL;
+
+    exp->wire = nfs_wire_templates_create();
+    exp->rec_size = nfs_ipfix_max_record_size(exp->model);
+    exp->rec = calloc(1, exp->rec_size);
+    if (exp->wire == NULL || exp->rec == NULL) {
+        nfs_error_set(err, "out of memory");
+        return false;
+    }
+    exp->session = nfs_ipfix_session_create(exp->model, exp->opt.observation_domain,
+                                            exp->opt.rfc5610, err);
+    if (exp->session == NULL)
+        return false;
+    exp->have_stats = exp->opt.stats_records;
+    if (exp->have_stats && !stats_templates(exp, err)) {
+        fbSessionFree(exp->session);
+        exp->session = NULL;
+        return false;
+    }
+    exp->fp = fopencookie(exp, "w", io);
+    if (exp->fp == NULL) {
+        fbSessionFree(exp->session);
+        exp->session = NULL;
+        nfs_error_set(err, "fopencookie: %s", strerror(errno));
+        return false;
+    }
+    setvbuf(exp->fp, NULL, _IONBF, 0);
+    exp->fbuf = fBufAllocForExport(exp->session, fbExporterAllocFP(exp->fp));
+    /* The preamble: type records and data templates (ipfix.c), then the statistics ones. */
+    exp->capturing_preamble = true;
+    if (!nfs_ipfix_announce(exp->model, exp->fbuf, err))
+        return false;
+    for (size_t i = 0; exp->have_stats && i < 3; i++)
+        if (!fbSessionExportTemplate(exp->session, exp->stats[i].tid, &gerr))
+            return gerror_fail(err, gerr, "statistics templates");
+    if (!fBufEmit(exp->fbuf, &gerr))
+        return gerror_fail(err, gerr, "templates");
+    if (!drain_encoded(exp, err))
+        return false;
+    exp->capturing_preamble = false;
+    if (exp->n_preamble == 0)
+        nfs_error_set(err, "libfixbuf wrote no templates");
+    return exp->n_preamble > 0;
 }
 
 struct nfs_exporter *
@@ -71,6 +482,8 @@ nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *er
 {
     struct nfs_exporter *exp = calloc(1, sizeof(*exp));
     struct nfs_field_group core = {nfs_core_fields, nfs_core_fields_count};
+    const struct nfs_field_group *groups;
+    size_t n_groups;
 
     if (exp == NULL) {
         nfs_error_set(err, "out of memory");
@@ -82,212 +495,138 @@ nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *er
     } else {
         nfs_exporter_options_default(&exp->opt);
     }
-    if (exp->opt.groups == NULL || exp->opt.n_groups == 0) {
-        exp->opt.groups = &core;
-        exp->opt.n_groups = 1;
-    }
-    exp->model =
-        nfs_ipfix_model_create(exp->opt.groups, exp->opt.n_groups, exp->opt.enterprise_number, err);
+    groups = exp->opt.groups != NULL && exp->opt.n_groups > 0 ? exp->opt.groups : &core;
+    n_groups = exp->opt.groups != NULL && exp->opt.n_groups > 0 ? exp->opt.n_groups : 1;
     exp->opt.groups = NULL; /* the model keeps its own copy */
-    if (exp->model == NULL) {
-        free(exp);
+    exp->deliver_to = -1;
+    exp->wake.fd = -1;
+    pthread_mutex_init(&exp->lock, NULL);
+    pthread_cond_init(&exp->cond, NULL);
+    exp->model = nfs_ipfix_model_create(groups, n_groups, exp->opt.enterprise_number, err);
+    if (exp->model == NULL || !slot_layout(exp, groups, n_groups, err) ||
+        !encoder_create(exp, err)) {
+        nfs_exporter_close(exp, NULL);
         return NULL;
     }
-    exp->rec_size = nfs_ipfix_max_record_size(exp->model);
-    exp->rec = calloc(1, exp->rec_size);
-    exp->values = calloc(exp->opt.n_groups, sizeof(*exp->values));
-    if (exp->rec == NULL || exp->values == NULL) {
-        nfs_error_set(err, "out of memory");
+    exp->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (exp->wake.fd < 0) {
+        nfs_error_set(err, "eventfd: %s", strerror(errno));
         nfs_exporter_close(exp, NULL);
         return NULL;
     }
     return exp;
 }
 
-/* "HOST:PORT" or "[V6]:PORT" -> host and port strings. */
-static bool
-split_host_port(const char *s, char *host, size_t hsize, char *port, size_t psize)
+bool
+nfs_exporter_add_collector(struct nfs_exporter *exp, const struct nfs_collector_options *o,
+                           struct nfs_error *err)
 {
-    const char *colon, *h = s, *hend;
+    struct nfs_collector_env env = {exp->opt.observation_domain, exp->opt.template_refresh_s,
+                                    exp->preamble, exp->n_preamble, (unsigned)exp->n_collectors};
+    struct nfs_collector *c;
 
-    if (*s == '[') {
-        h = s + 1;
-        hend = strchr(h, ']');
-        if (hend == NULL || hend[1] != ':')
-            return false;
-        colon = hend + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
-            return false; /* an IPv6 literal needs brackets */
-        hend = colon;
-    }
-    if (hend == h || colon[1] == '\0' || (size_t)(hend - h) >= hsize || strlen(colon + 1) >= psize)
-        return false;
-    memcpy(host, h, (size_t)(hend - h));
-    host[hend - h] = '\0';
-    strcpy(port, colon + 1);
-    return strspn(port, "0123456789") == strlen(port);
-}
-
-/* The libfixbuf exporter for a target; NULL with err set when the target is malformed. */
-static fbExporter_t *
-open_transport(struct target *t, struct nfs_error *err)
-{
-    fbConnSpec_t spec = FB_CONNSPEC_INIT;
-    char host[256], port[16];
-    const char *rest;
-
-    if (strncmp(t->name, "udp://", 6) == 0 || strncmp(t->name, "tcp://", 6) == 0) {
-        t->kind = t->name[0] == 'u' ? TARGET_UDP : TARGET_TCP;
-        rest = t->name + 6;
-        if (!split_host_port(rest, host, sizeof(host), port, sizeof(port))) {
-            nfs_error_set(err, "%s: expected %s://HOST:PORT ([ADDR]:PORT for IPv6)", t->name,
-                          t->kind == TARGET_UDP ? "udp" : "tcp");
-            return NULL;
-        }
-        spec.transport = t->kind == TARGET_UDP ? FB_UDP : FB_TCP;
-        spec.host = host;
-        spec.svc = port;
-        return fbExporterAllocNet(&spec); /* copies spec */
-    }
-    if (strstr(t->name, "://") != NULL) {
-        nfs_error_set(err, "%s: unknown scheme (udp://, tcp:// or a file path)", t->name);
-        return NULL;
-    }
-    t->kind = TARGET_FILE;
-    return fbExporterAllocFile(t->name);
-}
-
-/* Templates (and type records) into the buffer, then out: opens the file or connection. */
-static bool
-start(struct nfs_exporter *exp, struct target *t, struct nfs_error *err)
-{
-    GError *gerr = NULL;
-
-    if (!nfs_ipfix_announce(exp->model, t->fbuf, err)) {
-        char msg[sizeof(err->msg)];
-        snprintf(msg, sizeof(msg), "%s", err != NULL ? err->msg : "");
-        nfs_error_set(err, "%s: cannot send templates: %s", t->name, msg);
+    if (exp->started) {
+        nfs_error_set(err, "%s: collectors are added before the first record", o->target);
         return false;
     }
-    t->tid = 0;
-    t->templates_at = time(NULL);
-    if (!fBufEmit(t->fbuf, &gerr))
-        return gerror_fail(err, gerr, t->name, "cannot send templates");
-    return true;
-}
-
-static bool
-grow_targets(struct nfs_exporter *exp, struct nfs_error *err)
-{
-    struct target *n = realloc(exp->targets, (exp->n_targets + 1) * sizeof(*n));
-
-    if (n == NULL) {
-        nfs_error_set(err, "out of memory");
+    if (exp->n_collectors == MAX_COLLECTORS) {
+        nfs_error_set(err, "%s: at most %d collectors", o->target, MAX_COLLECTORS);
         return false;
     }
-    exp->targets = n;
-    memset(&n[exp->n_targets], 0, sizeof(*n));
+    c = nfs_collector_open(o, &env, err);
+    if (c == NULL)
+        return false;
+    exp->collectors[exp->n_collectors++] = c;
     return true;
 }
 
 bool
 nfs_exporter_add(struct nfs_exporter *exp, const char *target, struct nfs_error *err)
 {
-    struct target *t;
-    fbExporter_t *fx;
-    fbSession_t *session;
+    struct nfs_collector_options o;
 
-    if (!grow_targets(exp, err))
-        return false;
-    t = &exp->targets[exp->n_targets];
-    t->name = strdup(target);
-    if (t->name == NULL) {
-        nfs_error_set(err, "out of memory");
-        return false;
-    }
-    session =
-        nfs_ipfix_session_create(exp->model, exp->opt.observation_domain, exp->opt.rfc5610, err);
-    if (session == NULL || (fx = open_transport(t, err)) == NULL) {
-        if (session != NULL)
-            fbSessionFree(session);
-        free(t->name);
-        return false;
-    }
-    t->fbuf = fBufAllocForExport(session, fx);
-    if (!start(exp, t, err)) {
-        fBufFree(t->fbuf);
-        free(t->name);
-        return false;
-    }
-    exp->n_targets++;
-    return true;
+    nfs_collector_options_default(&o, target);
+    o.require_connect = true;
+    return nfs_exporter_add_collector(exp, &o, err);
 }
 
-/* Selects the record's template on the target's buffer, unless it is already set. */
-static bool
-use_template(struct target *t, uint16_t tid, GError **gerr)
-{
-    if (t->tid == tid)
-        return true;
-    if (!fBufSetInternalTemplate(t->fbuf, tid, gerr) || !fBufSetExportTemplate(t->fbuf, tid, gerr))
-        return false;
-    t->tid = tid;
-    return true;
-}
+/* ------------------------------------------------------------------------------------------ */
+/* Producers */
 
-/* UDP: templates again once template_refresh_s seconds have passed. */
-static bool
-refresh(struct nfs_exporter *exp, struct target *t, time_t now, struct nfs_error *err)
+struct nfs_export_queue *
+nfs_exporter_queue(struct nfs_exporter *exp, bool blocking, struct nfs_error *err)
 {
-    if (t->kind != TARGET_UDP || now - t->templates_at < (time_t)exp->opt.template_refresh_s)
-        return true;
-    t->tid = 0;
-    t->templates_at = now;
-    return nfs_ipfix_announce(exp->model, t->fbuf, err);
-}
+    struct nfs_export_queue *q = NULL;
+    size_t n;
 
-static bool
-append(struct nfs_exporter *exp, struct target *t, uint16_t tid, size_t size, time_t now,
-       struct nfs_error *err)
-{
-    GError *gerr = NULL;
-
-    if (!refresh(exp, t, now, err))
-        return false;
-    if (!use_template(t, tid, &gerr) || !fBufAppend(t->fbuf, exp->rec, size, &gerr))
-        return gerror_fail(err, gerr, t->name, "cannot append record");
-    return true;
+    if (!nfs_exporter_start(exp, err))
+        return NULL;
+    pthread_mutex_lock(&exp->lock);
+    n = atomic_load(&exp->n_queues);
+    if (n < MAX_QUEUES &&
+        (q = nfs_export_queue_create(exp->opt.queue_records, exp->slot_size, blocking,
+                                     &exp->wake)) != NULL) {
+        nfs_export_queue_set_context(q, exp);
+        exp->queues[n] = q;
+        atomic_store(&exp->n_queues, n + 1);
+    }
+    pthread_mutex_unlock(&exp->lock);
+    if (q == NULL)
+        nfs_error_set(err, n < MAX_QUEUES ? "out of memory" : "at most %d export queues",
+                      MAX_QUEUES);
+    return q;
 }
 
 bool
-nfs_exporter_export_values(struct nfs_exporter *exp, unsigned ip_version, const void *const *values,
-                           struct nfs_error *err)
+nfs_export_queue_push(struct nfs_export_queue *q, unsigned ip_version, const void *const *values)
 {
-    uint16_t tid = nfs_ipfix_template_id(ip_version);
-    size_t size = nfs_ipfix_encode(exp->model, ip_version, values, exp->rec, exp->rec_size);
-    struct nfs_error first = {{0}};
-    time_t now = time(NULL);
-    bool ok = true;
+    const struct nfs_exporter *exp = nfs_export_queue_context(q);
+    const struct nfs_record *rec = values[0];
+    uint64_t packets = rec ? rec->bidirectional.packets : 0;
+    uint64_t octets = rec ? rec->bidirectional.ip_octets : 0;
+    struct slot_hdr *h;
+    uint8_t *slot;
 
-    if (size == 0) {
+    if (nfs_ipfix_template_id(ip_version) == 0)
+        return false;
+    slot = nfs_export_queue_reserve(q);
+    if (slot == NULL) {
+        nfs_export_queue_drop(q, packets, octets);
+        return false;
+    }
+    h = (struct slot_hdr *)slot;
+    h->ip_version = ip_version;
+    h->present = 0;
+    h->packets = packets;
+    h->octets = octets;
+    for (size_t g = 0; g < exp->n_groups; g++) {
+        if (values[g] == NULL)
+            continue;
+        h->present |= 1u << g;
+        memcpy(slot + exp->group_off[g], values[g], exp->group_size[g]);
+    }
+    nfs_export_queue_commit(q);
+    return true;
+}
+
+void
+nfs_export_queue_emit(void *ctx, const struct nfs_record *rec, const void *const *groups)
+{
+    nfs_export_queue_push(ctx, rec->ip_version, groups);
+}
+
+bool
+nfs_exporter_export_values(struct nfs_exporter *exp, unsigned ip_version,
+                           const void *const *values, struct nfs_error *err)
+{
+    if (nfs_ipfix_template_id(ip_version) == 0) {
         nfs_error_set(err, "cannot export a record of IP version %u", ip_version);
         return false;
     }
-    for (size_t i = 0; i < exp->n_targets; i++) {
-        struct target *t = &exp->targets[i];
-
-        if (append(exp, t, tid, size, now, ok ? &first : NULL)) {
-            t->records++;
-        } else {
-            t->errors++;
-            ok = false;
-        }
-    }
-    if (!ok)
-        nfs_error_set(err, "%s", first.msg);
-    return ok;
+    if (exp->own == NULL && (exp->own = nfs_exporter_queue(exp, true, err)) == NULL)
+        return false;
+    nfs_export_queue_push(exp->own, ip_version, values);
+    return true;
 }
 
 bool
@@ -297,35 +636,330 @@ nfs_exporter_export(struct nfs_exporter *exp, const struct nfs_record *rec, stru
     return nfs_exporter_export_values(exp, rec->ip_version, exp->values, err);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The export thread */
+
+/* Encodes one slot and hands the record to every collector. */
+static void
+export_slot(struct nfs_exporter *exp, const uint8_t *slot)
+{
+    const struct slot_hdr *h = (const struct slot_hdr *)slot;
+    uint16_t tid = nfs_ipfix_template_id(h->ip_version);
+    struct nfs_error err;
+    size_t size;
+
+    for (size_t g = 0; g < exp->n_groups; g++)
+        exp->enc_values[g] = (h->present & (1u << g)) ? slot + exp->group_off[g] : NULL;
+    size = nfs_ipfix_encode(exp->model, h->ip_version, exp->enc_values, exp->rec, exp->rec_size);
+    exp->cur = *h;
+    if (size == 0 || !encode(exp, tid, exp->rec, size, &err))
+        atomic_fetch_add(&exp->encode_errors, 1);
+    else
+        atomic_fetch_add(&exp->encoded, 1);
+}
+
+/* Takes up to `budget` records from each queue; returns how many it took. */
+static size_t
+drain_queues(struct nfs_exporter *exp, size_t budget)
+{
+    size_t n = atomic_load(&exp->n_queues), done = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct nfs_export_queue *q = exp->queues[i];
+        const uint8_t *slot;
+
+        for (size_t k = 0; k < budget && (slot = nfs_export_queue_peek(q)) != NULL; k++) {
+            export_slot(exp, slot);
+            nfs_export_queue_release(q);
+            done++;
+        }
+    }
+    return done;
+}
+
+static bool
+queues_empty(struct nfs_exporter *exp)
+{
+    size_t n = atomic_load(&exp->n_queues);
+
+    for (size_t i = 0; i < n; i++)
+        if (!nfs_export_queue_empty(exp->queues[i]))
+            return false;
+    return true;
+}
+
+static void
+publish(struct nfs_exporter *exp, uint64_t now_ms, bool force)
+{
+    if (!force && now_ms < exp->next_publish_ms)
+        return;
+    exp->next_publish_ms = now_ms + PUBLISH_MS;
+    for (size_t i = 0; i < exp->n_collectors; i++)
+        nfs_collector_publish(exp->collectors[i]);
+}
+
+/* nfs_exporter_flush: everything queued so far, out of the framers. */
+static void
+serve_flush(struct nfs_exporter *exp, uint64_t now_ms)
+{
+    uint64_t req = atomic_load(&exp->flush_req);
+
+    if (req == exp->flush_done)
+        return;
+    while (drain_queues(exp, SIZE_MAX) != 0)
+        ;
+    for (size_t i = 0; i < exp->n_collectors; i++)
+        nfs_collector_flush(exp->collectors[i], now_ms);
+    publish(exp, now_ms, true);
+    pthread_mutex_lock(&exp->lock);
+    exp->flush_done = req;
+    pthread_cond_broadcast(&exp->cond);
+    pthread_mutex_unlock(&exp->lock);
+}
+
+/* Waits for I/O, the doorbell or the next timer (at most timeout_ms), then does the I/O. */
+static void
+wait_io(struct nfs_exporter *exp, uint64_t timeout_ms, uint64_t now_ms)
+{
+    struct pollfd pfd[MAX_COLLECTORS + 1];
+    int who[MAX_COLLECTORS + 1];
+    nfds_t n = 1;
+
+    pfd[0] = (struct pollfd){.fd = exp->wake.fd, .events = POLLIN};
+    for (size_t i = 0; i < exp->n_collectors; i++) {
+        if (nfs_collector_pollfd(exp->collectors[i], &pfd[n]))
+            who[n++] = (int)i;
+    }
+    if (timeout_ms > 0) {
+        nfs_export_wake_sleep(&exp->wake);
+        if (!queues_empty(exp) || atomic_load(&exp->flush_req) != exp->flush_done ||
+            atomic_load(&exp->stop))
+            timeout_ms = 0;
+    }
+    if (poll(pfd, n, (int)timeout_ms) > 0) {
+        now_ms = mono_ms();
+        for (nfds_t k = 1; k < n; k++)
+            if (pfd[k].revents)
+                nfs_collector_io(exp->collectors[who[k]], pfd[k].revents, now_ms);
+    }
+    nfs_export_wake_awake(&exp->wake);
+}
+
+static uint64_t
+timers(struct nfs_exporter *exp, uint64_t now_ms)
+{
+    uint64_t next = now_ms + 1000;
+
+    for (size_t i = 0; i < exp->n_collectors; i++) {
+        uint64_t t = nfs_collector_timer(exp->collectors[i], now_ms, exp->opt.flush_ms);
+
+        if (t < next)
+            next = t;
+    }
+    if (now_ms >= exp->next_stats_ms) {
+        send_stats(exp);
+        exp->next_stats_ms = now_ms + (uint64_t)exp->opt.stats_interval_s * 1000;
+    }
+    return next < exp->next_stats_ms ? next : exp->next_stats_ms;
+}
+
+/* Close: the last records and statistics, then let the collectors take everything. */
+static void
+drain_collectors(struct nfs_exporter *exp)
+{
+    uint64_t now = mono_ms(), deadline = now + exp->opt.drain_timeout_ms;
+
+    while (drain_queues(exp, SIZE_MAX) != 0)
+        ;
+    send_stats(exp);
+    while (true) {
+        bool all = true;
+        uint64_t next;
+
+        now = mono_ms();
+        for (size_t i = 0; i < exp->n_collectors; i++)
+            if (!nfs_collector_drained(exp->collectors[i], now))
+                all = false;
+        publish(exp, now, false);
+        if (all || now >= deadline)
+            break;
+        next = timers(exp, now);
+        wait_io(exp, next > now ? (next - now < 100 ? next - now : 100) : 0, now);
+    }
+    publish(exp, mono_ms(), true);
+}
+
+static void *
+run(void *arg)
+{
+    struct nfs_exporter *exp = arg;
+
+    exp->next_stats_ms = mono_ms() + (uint64_t)exp->opt.stats_interval_s * 1000;
+    while (true) {
+        uint64_t now, next;
+        size_t done = drain_queues(exp, BATCH);
+
+        now = mono_ms();
+        serve_flush(exp, now);
+        next = timers(exp, now);
+        publish(exp, now, false);
+        if (done == 0 && atomic_load(&exp->stop) && queues_empty(exp))
+            break;
+        wait_io(exp, done != 0 ? 0 : next > now ? (next - now < 100 ? next - now : 100) : 0,
+                now);
+    }
+    drain_collectors(exp);
+    return NULL;
+}
+
+bool
+nfs_exporter_start(struct nfs_exporter *exp, struct nfs_error *err)
+{
+    bool ok = true;
+    int rc;
+
+    pthread_mutex_lock(&exp->lock);
+    if (!exp->started) {
+        rc = pthread_create(&exp->thread, NULL, run, exp);
+        if (rc != 0) {
+            nfs_error_set(err, "cannot start the export thread: %s", strerror(rc));
+            ok = false;
+        } else {
+            exp->started = true;
+        }
+    }
+    pthread_mutex_unlock(&exp->lock);
+    return ok;
+}
+
 bool
 nfs_exporter_flush(struct nfs_exporter *exp, struct nfs_error *err)
 {
-    bool ok = true;
+    uint64_t ticket;
 
-    for (size_t i = 0; i < exp->n_targets; i++) {
-        GError *gerr = NULL;
-
-        if (!fBufEmit(exp->targets[i].fbuf, &gerr))
-            ok = gerror_fail(ok ? err : NULL, gerr, exp->targets[i].name, "cannot send");
-    }
-    return ok;
+    if (!nfs_exporter_start(exp, err))
+        return false;
+    pthread_mutex_lock(&exp->lock);
+    ticket = atomic_fetch_add(&exp->flush_req, 1) + 1;
+    nfs_export_wake_ring(&exp->wake, true);
+    while (exp->flush_done < ticket)
+        pthread_cond_wait(&exp->cond, &exp->lock);
+    pthread_mutex_unlock(&exp->lock);
+    return true;
 }
+
+void
+nfs_exporter_set_metering(struct nfs_exporter *exp, const struct nfs_exporter_metering *m)
+{
+    pthread_mutex_lock(&exp->lock);
+    exp->metering = *m;
+    pthread_mutex_unlock(&exp->lock);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Counters */
 
 size_t
 nfs_exporter_target_count(const struct nfs_exporter *exp)
 {
-    return exp->n_targets;
+    return exp->n_collectors;
+}
+
+void
+nfs_exporter_get_totals(const struct nfs_exporter *exp, struct nfs_exporter_totals *out)
+{
+    size_t n = atomic_load(&((struct nfs_exporter *)(uintptr_t)exp)->n_queues);
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        struct nfs_export_queue_counters c;
+
+        nfs_export_queue_counters(exp->queues[i], &c);
+        out->records += c.pushed;
+        out->queue_full += c.dropped;
+        out->queue_full_packets += c.dropped_packets;
+        out->queue_full_octets += c.dropped_octets;
+        out->queue_waits += c.waits;
+    }
+    out->encoded = atomic_load(&((struct nfs_exporter *)(uintptr_t)exp)->encoded);
+    out->encode_errors = atomic_load(&((struct nfs_exporter *)(uintptr_t)exp)->encode_errors);
 }
 
 bool
 nfs_exporter_get_stats(const struct nfs_exporter *exp, size_t i, struct nfs_exporter_stats *out)
 {
-    if (i >= exp->n_targets)
+    struct nfs_exporter_totals t;
+
+    if (i >= exp->n_collectors)
         return false;
-    out->target = exp->targets[i].name;
-    out->records = exp->targets[i].records;
-    out->errors = exp->targets[i].errors;
+    nfs_collector_get_stats(exp->collectors[i], out);
+    nfs_exporter_get_totals(exp, &t);
+    out->records = t.records;
+    out->errors = out->spool_full + out->send_errors + out->undelivered;
     return true;
+}
+
+size_t
+nfs_exporter_status(const struct nfs_exporter *exp, char *buf, size_t size)
+{
+    struct nfs_exporter_totals t;
+    size_t len;
+
+    nfs_exporter_get_totals(exp, &t);
+    len = (size_t)snprintf(buf, size, "export: %" PRIu64 " records, %" PRIu64 " queue_full",
+                           t.records, t.queue_full);
+    for (size_t i = 0; i < exp->n_collectors && len < size; i++) {
+        struct nfs_exporter_stats s;
+
+        nfs_exporter_get_stats(exp, i, &s);
+        if (strcmp(s.transport, "tcp") == 0)
+            len += (size_t)snprintf(buf + len, size - len,
+                                    "; %s: %s, spool %" PRIu64 ", %" PRIu64 " spool_full",
+                                    s.target, s.state, s.spool_records, s.spool_full);
+        else
+            len += (size_t)snprintf(buf + len, size - len, "; %s: %" PRIu64 " sent", s.target,
+                                    s.sent);
+    }
+    return len < size ? len : size > 0 ? size - 1 : 0;
+}
+
+void
+nfs_exporter_print_stats(const struct nfs_exporter *exp, FILE *out)
+{
+    struct nfs_exporter_totals t;
+
+    nfs_exporter_get_totals(exp, &t);
+    fprintf(out,
+            "exporter.records %" PRIu64 "\nexporter.queue_full %" PRIu64
+            "\nexporter.queue_waits %" PRIu64 "\nexporter.encoded %" PRIu64
+            "\nexporter.encode_errors %" PRIu64 "\n",
+            t.records, t.queue_full, t.queue_waits, t.encoded, t.encode_errors);
+    for (size_t i = 0; i < exp->n_collectors; i++) {
+        struct nfs_exporter_stats s;
+        const struct {
+            const char *name;
+            uint64_t v;
+        } *f, fields[] = {
+            {"sent", 0},        {"delivered", 0}, {"spool_full", 0}, {"send_errors", 0},
+            {"replayed", 0},    {"undelivered", 0}, {"messages", 0}, {"bytes", 0},
+            {"templates", 0},   {"connects", 0},  {"disconnects", 0}, {"files", 0},
+            {"spool_records", 0}, {"spool_bytes", 0}, {"spool_disk_bytes", 0},
+        };
+        uint64_t v[NFS_NITEMS(fields)];
+
+        nfs_exporter_get_stats(exp, i, &s);
+        v[0] = s.sent, v[1] = s.delivered, v[2] = s.spool_full, v[3] = s.send_errors;
+        v[4] = s.replayed, v[5] = s.undelivered, v[6] = s.messages, v[7] = s.bytes;
+        v[8] = s.templates, v[9] = s.connects, v[10] = s.disconnects, v[11] = s.files;
+        v[12] = s.spool_records, v[13] = s.spool_bytes, v[14] = s.spool_disk_bytes;
+        fprintf(out, "exporter.collector[%zu].target %s\nexporter.collector[%zu].state %s\n", i,
+                s.target, i, s.state);
+        for (size_t k = 0; k < NFS_NITEMS(fields); k++) {
+            f = &fields[k];
+            fprintf(out, "exporter.collector[%zu].%s %" PRIu64 "\n", i, f->name, v[k]);
+        }
+    }
+    fflush(out);
 }
 
 const struct nfs_ipfix_model *
@@ -334,23 +968,70 @@ nfs_exporter_model(const struct nfs_exporter *exp)
     return exp->model;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Close */
+
+static void
+encoder_destroy(struct nfs_exporter *exp)
+{
+    if (exp->fbuf != NULL)
+        fBufFree(exp->fbuf); /* frees the session and the libfixbuf exporter */
+    else if (exp->session != NULL)
+        fbSessionFree(exp->session);
+    if (exp->fp != NULL)
+        fclose(exp->fp);
+    for (size_t i = 0; i < exp->n_preamble; i++)
+        free((void *)(uintptr_t)exp->preamble[i].data);
+    free(exp->preamble);
+    nfs_wire_templates_destroy(exp->wire);
+    free(exp->in);
+    free(exp->rec);
+}
+
 bool
 nfs_exporter_close(struct nfs_exporter *exp, struct nfs_error *err)
 {
-    bool ok;
+    struct nfs_exporter_totals t;
+    bool ok = true;
+    size_t nq;
 
     if (exp == NULL)
         return true;
-    ok = nfs_exporter_flush(exp, err);
-    for (size_t i = 0; i < exp->n_targets; i++) {
-        fBufFree(exp->targets[i].fbuf);
-        free(exp->targets[i].name);
+    if (exp->model != NULL && exp->fbuf != NULL && nfs_exporter_start(exp, err)) {
+        atomic_store(&exp->stop, true);
+        nfs_export_wake_ring(&exp->wake, true);
+        pthread_join(exp->thread, NULL);
     }
+    nfs_exporter_get_totals(exp, &t);
+    for (size_t i = 0; i < exp->n_collectors; i++) {
+        struct nfs_error e;
+
+        if (!nfs_collector_close(exp->collectors[i], &e) && ok) {
+            nfs_error_set(err, "%s", e.msg);
+            ok = false;
+        }
+    }
+    if (ok && t.queue_full + t.encode_errors > 0) {
+        nfs_error_set(err,
+                      "%" PRIu64 " records not exported (%" PRIu64 " queue_full, %" PRIu64
+                      " encoding errors)",
+                      t.queue_full + t.encode_errors, t.queue_full, t.encode_errors);
+        ok = false;
+    }
+    nq = atomic_load(&exp->n_queues);
+    for (size_t i = 0; i < nq; i++)
+        nfs_export_queue_destroy(exp->queues[i]);
+    encoder_destroy(exp);
     /* Sessions hold the model's elements: the model goes last. */
     nfs_ipfix_model_destroy(exp->model);
-    free(exp->targets);
+    if (exp->wake.fd >= 0)
+        close(exp->wake.fd);
+    pthread_mutex_destroy(&exp->lock);
+    pthread_cond_destroy(&exp->cond);
+    free(exp->group_off);
+    free(exp->group_size);
     free(exp->values);
-    free(exp->rec);
+    free(exp->enc_values);
     free(exp);
     return ok;
 }
