@@ -2,9 +2,10 @@
  * fuzz_capture.c: the capture file reader (lib/capture.c).
  *
  * Input: the whole file, classic pcap (walked by hand, the fast path) or pcapng (libpcap). It is
- * read three ways: as two files in a row (the same bytes twice: the switch from one file to the
- * next), in batches of every size from 1 to 64, and through a BPF filter that takes every
- * packet (the libpcap path, for classic files too). Every frame's bytes are read one by one,
+ * read twice: as two files in a row (the same bytes twice: the switch from one file to the
+ * next) in batches of 1 to 64 frames (the input's size decides), and through a BPF filter that
+ * takes every packet (the libpcap path, for classic files too). Each read allocates the
+ * reader's 5 MiB of buffers, which ASan poisons: that, not parsing, bounds the exec rate. Every frame's bytes are read one by one,
  * so a frame that points outside the file is an ASan report, and decoded. A read must end, in
  * at most one frame per 16 bytes of input; an error must name the file.
  */
@@ -66,8 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!fuzz_file_open(&file, data, size))
         return 0;
-    read_as(file.path, NULL, 2, 64, size);
-    read_as(file.path, NULL, 1, 1 + (int)(size % 64), size);
+    read_as(file.path, NULL, 2, 1 + (int)(size % 64), size);
     read_as(file.path, "ip or ip6 or not ip", 1, 64, size);
     fuzz_file_close(&file);
     return 0;
