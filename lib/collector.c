@@ -448,7 +448,7 @@ tcp_release(struct nfs_collector *c, uint64_t now_ms)
 static void
 tcp_spool(struct nfs_collector *c, const struct nfs_ipfix_msg *m, uint64_t now_ms)
 {
-    if (!nfs_spool_push(c->spool, m)) {
+    if (!nfs_spool_push(c->spool, m, m->flows == 0)) {
         c->n.spool_full += m->flows;
         c->n.not_sent_packets += m->packets;
         c->n.not_sent_octets += m->octets;
@@ -758,13 +758,13 @@ nfs_collector_open(const struct nfs_collector_options *o, const struct nfs_colle
     pthread_mutex_init(&c->lock, NULL);
     if (o->spool_dir != NULL && (c->spool_dir = strdup(o->spool_dir)) == NULL) {
         nfs_error_set(err, "out of memory");
-        nfs_collector_close(c, NULL);
+        nfs_collector_destroy(c);
         return NULL;
     }
     c->framer = nfs_framer_create(c->o.message_size, env->domain, framed, c);
     if (c->framer == NULL) {
         nfs_error_set(err, "out of memory");
-        nfs_collector_close(c, NULL);
+        nfs_collector_destroy(c);
         return NULL;
     }
     if (strncmp(c->name, "udp://", 6) == 0 || strncmp(c->name, "tcp://", 6) == 0) {
@@ -780,7 +780,7 @@ nfs_collector_open(const struct nfs_collector_options *o, const struct nfs_colle
     if (!ok) {
         if (c->kind == K_FILE && c->tmp_path != NULL && c->ffd >= 0)
             unlink(c->tmp_path);
-        nfs_collector_close(c, NULL);
+        nfs_collector_destroy(c);
         return NULL;
     }
     nfs_collector_publish(c);
@@ -790,6 +790,9 @@ nfs_collector_open(const struct nfs_collector_options *o, const struct nfs_colle
 void
 nfs_collector_add(struct nfs_collector *c, const struct nfs_ipfix_item *item, uint64_t now_ms)
 {
+    /* A message boundary first, so templates and rotations happen between messages. */
+    if (nfs_framer_pending(c->framer) != 0 && !nfs_framer_fits(c->framer, item))
+        nfs_framer_flush(c->framer);
     if (c->kind == K_UDP)
         udp_refresh(c, now_ms);
     else if (c->kind == K_FILE)
@@ -921,8 +924,6 @@ nfs_collector_close(struct nfs_collector *c, struct nfs_error *err)
 {
     bool ok;
 
-    if (c == NULL)
-        return true;
     if (c->framer != NULL && c->kind != K_TCP)
         nfs_framer_flush(c->framer);
     if (c->kind == K_TCP && c->spool != NULL) {
@@ -934,8 +935,12 @@ nfs_collector_close(struct nfs_collector *c, struct nfs_error *err)
     }
     if (c->kind == K_FILE)
         file_finish(c);
+    c->need_open = false;
     tcp_drop_connection(c);
+    if (c->kind == K_UDP)
+        c->fd = -1; /* tcp_drop_connection closed it */
     c->st = T_DONE;
+    nfs_collector_publish(c);
     ok = c->n.spool_full + c->n.send_errors + c->n.undelivered == 0;
     if (!ok)
         nfs_error_set(err,
@@ -943,6 +948,18 @@ nfs_collector_close(struct nfs_collector *c, struct nfs_error *err)
                       " send errors, %" PRIu64 " unconfirmed at exit)",
                       c->name, c->n.spool_full + c->n.send_errors + c->n.undelivered,
                       c->n.spool_full, c->n.send_errors, c->n.undelivered);
+    return ok;
+}
+
+void
+nfs_collector_destroy(struct nfs_collector *c)
+{
+    if (c == NULL)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->ffd >= 0 && !c->is_stdout)
+        close(c->ffd);
     nfs_spool_destroy(c->spool);
     nfs_framer_destroy(c->framer);
     pthread_mutex_destroy(&c->lock);
@@ -952,7 +969,6 @@ nfs_collector_close(struct nfs_collector *c, struct nfs_error *err)
     free(c->spool_dir);
     free(c->name);
     free(c);
-    return ok;
 }
 
 static const char *

@@ -58,9 +58,10 @@ uint64_t nfs_collector_timer(struct nfs_collector *c, uint64_t now_ms, uint32_t 
  * collector's close, or nothing left to try before the deadline). */
 bool nfs_collector_drained(struct nfs_collector *c, uint64_t now_ms);
 
-/* Gives up: what was not confirmed is counted undelivered. Closes files (renamed) and sockets.
- * False, err naming the target, when records were lost. Frees c. */
+/* Gives up: what was not confirmed is counted undelivered. Closes files (renamed) and sockets;
+ * the counters stay readable. False, err naming the target, when records were lost. */
 bool nfs_collector_close(struct nfs_collector *c, struct nfs_error *err);
+void nfs_collector_destroy(struct nfs_collector *c);
 
 /* Snapshot of the counters (records and errors are filled by the exporter). Any thread;
  * nfs_collector_publish refreshes it from the export thread. */

@@ -305,6 +305,15 @@ nfs_framer_add(struct nfs_framer *f, const struct nfs_ipfix_item *it)
     return true;
 }
 
+bool
+nfs_framer_fits(const struct nfs_framer *f, const struct nfs_ipfix_item *it)
+{
+    bool new_set = f->len == 0 || f->set_start == 0 || f->set_id != it->set_id;
+    size_t len = f->len != 0 ? f->len : NFS_IPFIX_HDR_LEN;
+
+    return len + it->len + (new_set ? NFS_IPFIX_SET_HDR_LEN : 0) <= f->mtu;
+}
+
 size_t
 nfs_framer_pending(const struct nfs_framer *f)
 {

@@ -68,6 +68,9 @@ void nfs_framer_destroy(struct nfs_framer *f);
  * item alone exceeds the message size (it is not added). */
 bool nfs_framer_add(struct nfs_framer *f, const struct nfs_ipfix_item *item);
 
+/* True when the item fits in the current message (false when a new one must start). */
+bool nfs_framer_fits(const struct nfs_framer *f, const struct nfs_ipfix_item *item);
+
 /* Finishes the current message, if it holds anything, and hands it to emit. */
 void nfs_framer_flush(struct nfs_framer *f);
 

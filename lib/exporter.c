@@ -112,7 +112,7 @@ struct nfs_exporter {
     uint64_t next_stats_ms, next_publish_ms;
     /* thread */
     pthread_t thread;
-    bool started;
+    bool started, stopped, stop_ok;
     atomic_bool stop;
     atomic_uint_fast64_t flush_req;
     uint64_t flush_done;
@@ -771,7 +771,9 @@ drain_collectors(struct nfs_exporter *exp)
 
     while (drain_queues(exp, SIZE_MAX) != 0)
         ;
-    send_stats(exp);
+    for (size_t i = 0; i < exp->n_collectors; i++)
+        nfs_collector_flush(exp->collectors[i], now);
+    send_stats(exp); /* after the last push: its counters are final but for undelivered */
     while (true) {
         bool all = true;
         uint64_t next;
@@ -989,14 +991,14 @@ encoder_destroy(struct nfs_exporter *exp)
 }
 
 bool
-nfs_exporter_close(struct nfs_exporter *exp, struct nfs_error *err)
+nfs_exporter_stop(struct nfs_exporter *exp, struct nfs_error *err)
 {
     struct nfs_exporter_totals t;
     bool ok = true;
-    size_t nq;
 
-    if (exp == NULL)
-        return true;
+    if (exp->stopped)
+        return exp->stop_ok;
+    exp->stopped = true;
     if (exp->model != NULL && exp->fbuf != NULL && nfs_exporter_start(exp, err)) {
         atomic_store(&exp->stop, true);
         nfs_export_wake_ring(&exp->wake, true);
@@ -1018,6 +1020,21 @@ nfs_exporter_close(struct nfs_exporter *exp, struct nfs_error *err)
                       t.queue_full + t.encode_errors, t.queue_full, t.encode_errors);
         ok = false;
     }
+    exp->stop_ok = ok;
+    return ok;
+}
+
+bool
+nfs_exporter_close(struct nfs_exporter *exp, struct nfs_error *err)
+{
+    bool ok;
+    size_t nq;
+
+    if (exp == NULL)
+        return true;
+    ok = nfs_exporter_stop(exp, err);
+    for (size_t i = 0; i < exp->n_collectors; i++)
+        nfs_collector_destroy(exp->collectors[i]);
     nq = atomic_load(&exp->n_queues);
     for (size_t i = 0; i < nq; i++)
         nfs_export_queue_destroy(exp->queues[i]);

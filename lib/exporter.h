@@ -192,6 +192,12 @@ void nfs_exporter_print_stats(const struct nfs_exporter *exp, FILE *out);
 const struct nfs_ipfix_model *nfs_exporter_model(const struct nfs_exporter *exp);
 
 /*
+ * The first half of close: drains, delivers and closes every collector (same result as close)
+ * but keeps the counters readable, for a final nfs_exporter_print_stats. Then call close.
+ */
+bool nfs_exporter_stop(struct nfs_exporter *exp, struct nfs_error *err);
+
+/*
  * Drains every queue (producers must have stopped), sends the final statistics records, lets
  * collectors take everything (TCP: until the collector has closed its side after ours, which
  * proves it read the whole stream, or drain_timeout_ms), finishes files, stops the thread and

@@ -195,27 +195,33 @@ disk_push(struct nfs_spool *sp, const struct nfs_ipfix_msg *m)
     return true;
 }
 
-bool
-nfs_spool_push(struct nfs_spool *sp, const struct nfs_ipfix_msg *m)
+static bool
+mem_push(struct nfs_spool *sp, const struct nfs_ipfix_msg *m)
 {
-    struct nfs_spool_msg *s;
+    struct nfs_spool_msg *s = msg_alloc(m->len);
 
-    if (sp->disk.msgs == 0 && sp->mem_used + m->len <= sp->mem_limit) {
-        s = msg_alloc(m->len);
-        if (s == NULL)
-            return disk_push(sp, m);
-        s->len = m->len;
-        s->records = m->records;
-        s->flows = m->flows;
-        s->packets = m->packets;
-        s->octets = m->octets;
-        s->end = 0;
-        memcpy(s->data, m->data, m->len);
-        list_append(&sp->pending, s);
-        sp->mem_used += m->len;
+    if (s == NULL)
+        return false;
+    s->len = m->len;
+    s->records = m->records;
+    s->flows = m->flows;
+    s->packets = m->packets;
+    s->octets = m->octets;
+    s->end = 0;
+    memcpy(s->data, m->data, m->len);
+    list_append(&sp->pending, s);
+    sp->mem_used += m->len;
+    return true;
+}
+
+bool
+nfs_spool_push(struct nfs_spool *sp, const struct nfs_ipfix_msg *m, bool force)
+{
+    if (sp->disk.msgs == 0 && sp->mem_used + m->len <= sp->mem_limit && mem_push(sp, m))
         return true;
-    }
-    return disk_push(sp, m);
+    if (disk_push(sp, m))
+        return true;
+    return force && mem_push(sp, m); /* a statistics message may jump the disk part */
 }
 
 /* Reads the oldest disk entry into the memory pending list. */

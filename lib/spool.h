@@ -49,8 +49,9 @@ struct nfs_spool *nfs_spool_create(const struct nfs_spool_options *o, struct nfs
 /* Frees every message and removes the disk spool's files. NULL-safe. */
 void nfs_spool_destroy(struct nfs_spool *sp);
 
-/* Appends a copy of m to pending. False when it fits neither in memory nor on disk. */
-bool nfs_spool_push(struct nfs_spool *sp, const struct nfs_ipfix_msg *m);
+/* Appends a copy of m to pending. False when it fits neither in memory nor on disk; force
+ * (statistics records, which carry no flow) ignores the memory bound instead. */
+bool nfs_spool_push(struct nfs_spool *sp, const struct nfs_ipfix_msg *m, bool force);
 
 /* The oldest pending message (read back from disk when the memory part is empty), still owned
  * by the spool; NULL when nothing is pending. */
