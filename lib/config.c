@@ -43,6 +43,10 @@ nfs_config_error(struct nfs_config_loader *L, const struct nfs_config_pos *pos, 
                      path ? path : "", sep, msg);
     if (n < 0)
         return;
+    /* A quoted YAML scalar can hold any control character: none reaches a terminal or log. */
+    for (char *c = line; *c; c++)
+        if ((*c > 0 && *c < 0x20 && *c != '\t') || *c == 0x7f)
+            *c = '?';
     if (e->n % 16 == 0) {
         char **grown = realloc(e->lines, (e->n + 16) * sizeof(*grown));
         uint64_t *order = grown ? realloc(e->order, (e->n + 16) * sizeof(*order)) : NULL;

@@ -3,7 +3,9 @@
  *
  * Input: the configuration file. A file that loads is written back in canonical form; that
  * output must load too and write itself back unchanged (config.h's promise). A file that does
- * not load must say why: at least one error line.
+ * not load must say why: at least one error line, and no error line may hold a control
+ * character but tab (garbage from an unset buffer, or input bytes echoed into the log
+ * unquoted: a double-quoted YAML scalar can hold any of them; a plain one, tabs).
  */
 #include "config.h"
 #include "fuzz.h"
@@ -20,6 +22,12 @@ canonical(const char *path, size_t *len, bool *loaded)
     *loaded = cfg != NULL;
     if (cfg == NULL && errs.n_total == 0)
         abort(); /* refused without a word */
+    for (size_t i = 0; i < errs.n; i++)
+        for (const unsigned char *c = (const unsigned char *)errs.lines[i]; *c; c++)
+            if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+                fprintf(stderr, "fuzz_config: control character in \"%s\"\n", errs.lines[i]);
+                abort();
+            }
     if (cfg != NULL && (fp = open_memstream(&out, len)) != NULL) {
         nfs_config_write(cfg, fp);
         fclose(fp);
