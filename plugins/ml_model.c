@@ -66,6 +66,10 @@ fail(struct loader *ld, const yaml_node_t *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* A quoted YAML scalar can hold any control character: none reaches a terminal or log. */
+    for (char *c = msg; *c; c++)
+        if ((*c > 0 && *c < 0x20 && *c != '\t') || *c == 0x7f)
+            *c = '?';
     if (n != NULL)
         nfs_error_set(ld->err, "%s:%zu:%zu: %s", ld->path, n->start_mark.line + 1,
                       n->start_mark.column + 1, msg);

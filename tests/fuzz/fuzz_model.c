@@ -4,7 +4,7 @@
  * Input: the model file. A model that loads is asked to predict twice, with every feature 0
  * and with every feature taken from the input's bytes (NaN and infinities included); the
  * class predicted must exist, and so must every feature and class name. A file that does not
- * load must be named in the error.
+ * load must be named in the error, which holds no control character but tab (it is logged).
  */
 #include "fuzz.h"
 #include "ml_model.h"
@@ -50,6 +50,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_model: error does not name the file: %s\n", err.msg);
         abort();
     }
+    for (const unsigned char *c = (const unsigned char *)err.msg; m == NULL && *c; c++)
+        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+            fprintf(stderr, "fuzz_model: control character in \"%s\"\n", err.msg);
+            abort();
+        }
     fuzz_file_close(&f);
     if (m != NULL)
         predict(m, data, size);
