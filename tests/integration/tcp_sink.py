@@ -7,7 +7,9 @@ free port), accepts one connection after another and appends every byte it reads
 socat would: a TCP IPFIX stream is an RFC 5655 file. After the first connection reaches EOF it
 closes and exits. Prints "listening PORT" once bound. --rcvbuf sets SO_RCVBUF on the listening
 socket (so at most about twice that is ever unread when the sink is killed); --rate reads at
-most that many bytes a second (a slow collector).
+most that many bytes a second (a slow collector); --stall-after stops reading after that many
+bytes (a stalled collector: killed then, it has unread data and its kernel resets the
+connection).
 """
 import argparse
 import socket
@@ -21,6 +23,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--rcvbuf", type=int, default=0)
     ap.add_argument("--rate", type=int, default=0)
+    ap.add_argument("--stall-after", type=int, default=0)
     a = ap.parse_args()
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -44,6 +47,8 @@ def main():
                 break
             out.write(data)
             got += len(data)
+            while a.stall_after and got >= a.stall_after:
+                time.sleep(1)
             if a.rate:
                 ahead = got / a.rate - (time.time() - t0)
                 if ahead > 0:
