@@ -16,37 +16,37 @@
 void
 nfs_cli_usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: nfsensord [--config FILE] [--read FILE ...] [--write OUT.ipfix|-] [--csv OUT.csv]\n"
-            "                 [--collector udp://HOST:PORT|tcp://HOST:PORT ...] [--profile nfstream]\n"
-            "       nfsensord --check-config [-v] [--config FILE] [options]\n"
-            "options (each overrides the configuration file's key; docs/config.md):\n"
-            "  -c, --config FILE       YAML configuration (conf/nfsensor.yaml is the reference)\n"
-            "  -n, --check-config      check the configuration, print \"configuration OK\" and exit\n"
-            "  -v, --verbose           with --check-config: print the effective configuration;\n"
-            "                          otherwise log debug messages\n"
-            "  -r, --read FILE         pcap or pcapng file; several are one continuous stream [inputs]\n"
-            "  -w, --write FILE        RFC 5655 IPFIX file (- for stdout) [collectors]\n"
-            "  --csv FILE              flows as CSV with NFStream's columns (- for stdout) [output.csv]\n"
-            "  --collector URL         export IPFIX over udp:// or tcp:// (repeatable) [collectors]\n"
-            "  --profile NAME          default, or nfstream: NFStream's behaviour throughout [profile]\n"
-            "  --idle-timeout SEC      end a flow after SEC seconds without packets [flows.idle_timeout]\n"
-            "  --active-timeout SEC    cut a flow older than SEC seconds [flows.active_timeout]\n"
-            "  --accounting-mode N     bytes counted: 0 raw, 1 IP, 2 transport, 3 payload [flows.accounting]\n"
-            "  --max-flows N           flow table size; the least recent flow is evicted [flows.max_flows]\n"
-            "  --bpf EXPR              filter of the files read (interfaces have their own bpf:)\n"
-            "  --no-tunnels            do not decode tunnels [dpi.decode_tunnels]\n"
-            "  --plugin NAME           enable a plugin with its default options (repeatable) [plugins]\n"
-            "  --plugin-dir DIR        directory of external plugins [plugin_dir]\n"
-            "  --observation-domain N  IPFIX observation domain id [ipfix.observation_domain]\n"
-            "  --enterprise-number N   PEN of nfsensor's own IPFIX elements [ipfix.enterprise_number]\n"
-            "  --log-level LEVEL       err, warning, info or debug [log.level]\n"
-            "  --set KEY=VALUE         any other key, as written in YAML: --set flows.tcp_end=false\n"
-            "  --list-fields           print every exported field (Markdown) and exit\n"
-            "  --list-plugins          print the built-in plugins and their options and exit\n"
-            "  --config-reference      print the configuration reference (Markdown) and exit\n"
-            "  --version, --help\n"
-            "exit codes: 0 success, 1 input or output failure, 64 usage, 78 configuration\n");
+    fputs("usage: nfsensord [--config FILE] [--read FILE ...] [--write OUT.ipfix|-]\n"
+          "                 [--csv OUT.csv] [--collector udp://HOST:PORT|tcp://HOST:PORT ...]\n"
+          "       nfsensord --check-config [-v] [--config FILE] [options]\n"
+          "Each option that sets something overrides the configuration key in brackets\n"
+          "(docs/config.md); the list options replace the file's list.\n"
+          "  -c, --config FILE       YAML configuration (conf/nfsensor.yaml: every key)\n"
+          "  -n, --check-config      check it, print \"configuration OK\" and exit\n"
+          "  -v, --verbose           with -n: print the effective configuration; else debug log\n"
+          "  -r, --read FILE         pcap/pcapng file; several are one stream [inputs]\n"
+          "  -w, --write FILE        RFC 5655 IPFIX file, - for stdout [collectors]\n"
+          "  --collector URL         udp://HOST:PORT or tcp://HOST:PORT, repeatable [collectors]\n"
+          "  --csv FILE              NFStream's CSV columns, - for stdout [output.csv]\n"
+          "  --profile NAME          default, or nfstream: NFStream's behaviour [profile]\n"
+          "  --idle-timeout SEC      idle flows end after SEC s [flows.idle_timeout]\n"
+          "  --active-timeout SEC    flows are cut after SEC s [flows.active_timeout]\n"
+          "  --accounting-mode N     0 raw, 1 IP, 2 transport, 3 payload bytes [flows.accounting]\n"
+          "  --max-flows N           flow table size [flows.max_flows]\n"
+          "  --bpf EXPR              filter of the files read (interfaces have bpf:)\n"
+          "  --no-tunnels            do not decode tunnels [dpi.decode_tunnels]\n"
+          "  --plugin NAME           a plugin with its default options, repeatable [plugins]\n"
+          "  --plugin-dir DIR        directory of external plugins [plugin_dir]\n"
+          "  --observation-domain N  IPFIX observation domain [ipfix.observation_domain]\n"
+          "  --enterprise-number N   PEN of nfsensor's elements [ipfix.enterprise_number]\n"
+          "  --log-level LEVEL       err, warning, info or debug [log.level]\n"
+          "  --set KEY=VALUE         any key, as in YAML: --set flows.tcp_end=false\n"
+          "  --list-fields           print every exported field (Markdown) and exit\n"
+          "  --list-plugins          print the built-in plugins and their options and exit\n"
+          "  --config-reference      print the configuration reference (Markdown) and exit\n"
+          "  --version, --help\n"
+          "exit codes: 0 success, 1 input or output failure, 64 usage, 78 configuration\n",
+          fp);
 }
 
 enum {
@@ -219,7 +219,8 @@ nfs_cli_parse(struct nfs_cli *cli, int argc, char **argv)
             write_path = optarg;
             break;
         case OPT_COLLECTOR:
-            collectors[n_collectors++] = (struct nfs_config_arg){"--collector", "collectors", optarg};
+            collectors[n_collectors++] =
+                (struct nfs_config_arg){"--collector", "collectors", optarg};
             break;
         case OPT_PLUGIN:
             add(cli, "--plugin", "plugins", optarg);

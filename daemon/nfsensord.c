@@ -163,8 +163,9 @@ main(int argc, char **argv)
         nfs_cli_free(&cli);
         return NFS_EX_CONFIG;
     }
-    nfs_log_init("nfsensord", cli.verbose && cli.action == NFS_CLI_RUN ? NFS_LOG_DEBUG
-                                                                        : (enum nfs_log_level)cfg->log.level);
+    nfs_log_init("nfsensord", cli.verbose && cli.action == NFS_CLI_RUN
+                                  ? NFS_LOG_DEBUG
+                                  : (enum nfs_log_level)cfg->log.level);
     if (cli.action == NFS_CLI_CHECK) {
         if (cli.verbose)
             nfs_config_write(cfg, stdout);

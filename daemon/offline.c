@@ -113,8 +113,8 @@ read_inputs(const struct nfs_config *cfg, const char *bpf, struct nfs_pipeline *
 {
     struct nfs_error err;
     struct nfs_frame f[256];
-    struct nfs_capture *cap = nfs_capture_open_files((const char *const *)cfg->inputs,
-                                                     cfg->n_inputs, bpf, &err);
+    struct nfs_capture *cap =
+        nfs_capture_open_files((const char *const *)cfg->inputs, cfg->n_inputs, bpf, &err);
     bool tty = isatty(2), ok = true;
     uint64_t next_progress = 0;
     int rc;

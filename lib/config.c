@@ -173,8 +173,8 @@ nfs_config_pair_key(struct nfs_config_loader *L, yaml_node_t *map, size_t i, con
 
         if (other->type == YAML_SCALAR_NODE &&
             strcmp((const char *)other->data.scalar.value, name) == 0) {
-            nfs_config_error(L, &pos, shown, "duplicate key \"%s\", first given at line %u",
-                             name, (unsigned)other->start_mark.line + 1);
+            nfs_config_error(L, &pos, shown, "duplicate key \"%s\", first given at line %u", name,
+                             (unsigned)other->start_mark.line + 1);
             return NULL;
         }
     }
@@ -223,9 +223,9 @@ nfs_config_hint(const char *name, const char *const *candidates, size_t n, char 
             best = d, best_i = i;
     }
     /* Close: about one typo in three characters of the longer name. */
-    if (best != SIZE_MAX && best * 3 <= (strlen(name) > strlen(candidates[best_i])
-                                             ? strlen(name)
-                                             : strlen(candidates[best_i]))) {
+    if (best != SIZE_MAX &&
+        best * 3 <= (strlen(name) > strlen(candidates[best_i]) ? strlen(name)
+                                                               : strlen(candidates[best_i]))) {
         snprintf(buf, size, ", did you mean \"%s\"?", candidates[best_i]);
         return;
     }
@@ -357,8 +357,8 @@ check_element(struct nfs_config_loader *L, const struct nfs_config_key *list, vo
 }
 
 static void
-walk_list(struct nfs_config_loader *L, const struct nfs_config_key *k, yaml_node_t *seq,
-          void *base, const char *shown)
+walk_list(struct nfs_config_loader *L, const struct nfs_config_key *k, yaml_node_t *seq, void *base,
+          const char *shown)
 {
     yaml_node_item_t *items = seq->data.sequence.items.start;
     size_t n = (size_t)(seq->data.sequence.items.top - items);
@@ -568,8 +568,8 @@ add_collector_arg(struct nfs_config_loader *L, const struct nfs_config_arg *a)
              a->value[6] != '\0';
     } else if (strstr(a->value, "://") != NULL || a->value[0] == '\0') {
         ok = false;
-        snprintf(why, sizeof(why), "expected udp://HOST:PORT, tcp://HOST:PORT or a file, got \"%s\"",
-                 a->value);
+        snprintf(why, sizeof(why),
+                 "expected udp://HOST:PORT, tcp://HOST:PORT or a file, got \"%s\"", a->value);
     } else {
         ok = nfs_config_parse_value(file, c->file, a->value, why, sizeof(why));
     }

@@ -15,10 +15,10 @@ struct nfs_config_loader {
     struct nfs_config_errors *errs;
     yaml_document_t doc;
     bool have_doc;
-    yaml_node_t *plugins;                    /* the file's plugins: sequence, or NULL */
+    yaml_node_t *plugins;                      /* the file's plugins: sequence, or NULL */
     const struct nfs_config_arg **plugin_args; /* --plugin overrides, replacing the file's */
     size_t n_plugin_args;
-    size_t errors_before; /* errs->n_total when the load began */
+    size_t errors_before;            /* errs->n_total when the load began */
     bool plugin_ok[NFS_MAX_PLUGINS]; /* cfg->plugins[i] resolved and configured without error */
 };
 
@@ -39,8 +39,8 @@ bool nfs_config_is_null(const yaml_node_t *node);
 
 /* The scalar's text, or NULL (with an error naming path) when the node is not a scalar or holds
  * a NUL character. A null scalar gives "". */
-const char *nfs_config_text(struct nfs_config_loader *L, const yaml_node_t *node,
-                            const char *path, const char *expected);
+const char *nfs_config_text(struct nfs_config_loader *L, const yaml_node_t *node, const char *path,
+                            const char *expected);
 
 /*
  * The key text of pair i of mapping map, or NULL after reporting why it cannot be used: not a

@@ -17,22 +17,23 @@
 #include "log.h"
 #include "pipeline.h"
 
-#define CFG(m)   offsetof(struct nfs_config, m), sizeof(((struct nfs_config *)0)->m)
-#define IFACE(m) offsetof(struct nfs_config_interface, m), sizeof(((struct nfs_config_interface *)0)->m)
-#define COLL(m)  offsetof(struct nfs_config_collector, m), sizeof(((struct nfs_config_collector *)0)->m)
-#define NONE     0, 0
+#define CFG(m) offsetof(struct nfs_config, m), sizeof(((struct nfs_config *)0)->m)
+#define IFACE(m)                                                                                   \
+    offsetof(struct nfs_config_interface, m), sizeof(((struct nfs_config_interface *)0)->m)
+#define COLL(m)                                                                                    \
+    offsetof(struct nfs_config_collector, m), sizeof(((struct nfs_config_collector *)0)->m)
+#define NONE 0, 0
 
-#define SECONDS(n) ((uint64_t)(n) * 1000)
-#define DAYS(n)    SECONDS((uint64_t)(n) * 86400)
+#define SECONDS(n) ((uint64_t)(n)*1000)
+#define DAYS(n)    SECONDS((uint64_t)(n)*86400)
 
 static const struct nfs_config_choice profiles[] = {
     {"default", NFS_PROFILE_DEFAULT}, {"nfstream", NFS_PROFILE_NFSTREAM}, {NULL, 0}};
-static const struct nfs_config_choice accountings[] = {
-    {"raw", NFS_ACCOUNT_RAW},
-    {"ip", NFS_ACCOUNT_IP},
-    {"transport", NFS_ACCOUNT_TRANSPORT},
-    {"payload", NFS_ACCOUNT_PAYLOAD},
-    {NULL, 0}};
+static const struct nfs_config_choice accountings[] = {{"raw", NFS_ACCOUNT_RAW},
+                                                       {"ip", NFS_ACCOUNT_IP},
+                                                       {"transport", NFS_ACCOUNT_TRANSPORT},
+                                                       {"payload", NFS_ACCOUNT_PAYLOAD},
+                                                       {NULL, 0}};
 static const struct nfs_config_choice transports[] = {
     {"udp", NFS_TRANSPORT_UDP}, {"tcp", NFS_TRANSPORT_TCP}, {NULL, 0}};
 static const struct nfs_config_choice levels[] = {{"err", NFS_LOG_ERR},
@@ -246,8 +247,7 @@ defaults_under(const char *parent, void *base)
         if (k->type == NFS_CT_SECTION && nfs_config_key_in(k, parent))
             defaults_under(k->path, base);
         else if (k->def != NULL && nfs_config_key_in(k, parent) &&
-                 !nfs_config_parse_value(k, nfs_config_at(k, base),
-                                         k->def, why, sizeof(why)))
+                 !nfs_config_parse_value(k, nfs_config_at(k, base), k->def, why, sizeof(why)))
             abort(); /* a default the table cannot parse: a test catches it first */
     }
 }

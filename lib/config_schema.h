@@ -97,10 +97,9 @@ void nfs_config_format_value(const struct nfs_config_key *k, const void *value, 
                              size_t size);
 
 /* The same two for a plugin's option. */
-bool nfs_config_parse_option(const struct nfs_option *o, void *conf, const char *text,
-                             char *why, size_t why_size);
-void nfs_config_format_option(const struct nfs_option *o, const void *conf, char *buf,
-                              size_t size);
+bool nfs_config_parse_option(const struct nfs_option *o, void *conf, const char *text, char *why,
+                             size_t why_size);
+void nfs_config_format_option(const struct nfs_option *o, const void *conf, char *buf, size_t size);
 
 /* What a value of a plugin's option looks like ("a path"); returns buf. */
 const char *nfs_config_option_expected(const struct nfs_option *o, char *buf, size_t size);

@@ -66,8 +66,14 @@ option_spec(const struct nfs_option *o)
     enum nfs_config_type t = config_type(o->type);
     bool text = t == NFS_CT_STRING || t == NFS_CT_PATH;
 
-    return (struct spec){t, text ? 0 : o->min, text ? 0 : o->max,
-                         text ? (size_t)o->max : t == NFS_CT_BOOL ? sizeof(bool) : 8, NULL, NULL};
+    return (struct spec){t,
+                         text ? 0 : o->min,
+                         text ? 0 : o->max,
+                         text               ? (size_t)o->max
+                         : t == NFS_CT_BOOL ? sizeof(bool)
+                                            : 8,
+                         NULL,
+                         NULL};
 }
 
 static struct spec
@@ -99,8 +105,8 @@ expected(const struct spec *s, char *buf, size_t size)
     case NFS_CT_CHOICE:
         len = (size_t)snprintf(buf, size, "one of");
         for (size_t i = 0; s->choices[i].name != NULL && len < size; i++)
-            len += (size_t)snprintf(buf + len, size - len, "%s %s", i ? "," : "",
-                                    s->choices[i].name);
+            len +=
+                (size_t)snprintf(buf + len, size - len, "%s %s", i ? "," : "", s->choices[i].name);
         break;
     case NFS_CT_PATH:
         snprintf(buf, size, "a path");
@@ -235,8 +241,8 @@ parse(const struct spec *s, void *value, const char *text, char *why, size_t why
     case NFS_CT_STRING:
     case NFS_CT_PATH:
         if (strlen(text) >= s->size) {
-            snprintf(why, why_size, "expected %s of at most %zu characters, got \"%.40s%s\"",
-                     what, s->size - 1, text, strlen(text) > 40 ? "..." : "");
+            snprintf(why, why_size, "expected %s of at most %zu characters, got \"%.40s%s\"", what,
+                     s->size - 1, text, strlen(text) > 40 ? "..." : "");
             return false;
         }
         memcpy(value, text, strlen(text) + 1);
@@ -254,8 +260,7 @@ parse(const struct spec *s, void *value, const char *text, char *why, size_t why
         if (tmp.u < s->min || tmp.u > s->max) {
             format_bound(s, s->min, lo, sizeof(lo));
             format_bound(s, s->max, hi, sizeof(hi));
-            snprintf(why, why_size, "expected %s from %s to %s, got \"%s\"", noun(s), lo, hi,
-                     text);
+            snprintf(why, why_size, "expected %s from %s to %s, got \"%s\"", noun(s), lo, hi, text);
             return false;
         }
         store_uint(value, s->size, tmp.u);
@@ -357,12 +362,11 @@ format(const struct spec *s, const void *value, char *buf, size_t size)
         if (load_uint(value, s->size) == 0)
             snprintf(buf, size, "0s");
         else
-            format_units(load_uint(value, s->size), duration_names, duration_factors, 2, buf,
-                         size);
+            format_units(load_uint(value, s->size), duration_names, duration_factors, 2, buf, size);
         return;
     case NFS_CT_SIZE:
-        format_units(load_uint(value, s->size), size_names, size_factors,
-                     NFS_NITEMS(size_names), buf, size);
+        format_units(load_uint(value, s->size), size_names, size_factors, NFS_NITEMS(size_names),
+                     buf, size);
         return;
     case NFS_CT_STRING:
     case NFS_CT_PATH:

@@ -24,8 +24,8 @@ value_buffer(size_t size)
     return buf;
 }
 
-static void write_keys(FILE *fp, const struct nfs_config *cfg, const char *parent,
-                       const void *base, int indent, const char *first);
+static void write_keys(FILE *fp, const struct nfs_config *cfg, const char *parent, const void *base,
+                       int indent, const char *first);
 
 static size_t
 count_of(const struct nfs_config_key *k, const void *base)
@@ -66,8 +66,8 @@ write_plugins(FILE *fp, const struct nfs_config *cfg, int indent)
 
 /* One key of the mapping; prefix is what starts its line ("  " or "  - "). */
 static void
-write_key(FILE *fp, const struct nfs_config *cfg, const struct nfs_config_key *k,
-          const void *base, int indent, const char *prefix)
+write_key(FILE *fp, const struct nfs_config *cfg, const struct nfs_config_key *k, const void *base,
+          int indent, const char *prefix)
 {
     const char *name = nfs_config_key_name(k);
     size_t n = 0;
@@ -115,8 +115,8 @@ write_key(FILE *fp, const struct nfs_config *cfg, const struct nfs_config_key *k
 
 /* The keys under parent, stored relative to base; the first line starts with `first`. */
 static void
-write_keys(FILE *fp, const struct nfs_config *cfg, const char *parent, const void *base,
-           int indent, const char *first)
+write_keys(FILE *fp, const struct nfs_config *cfg, const char *parent, const void *base, int indent,
+           const char *first)
 {
     char prefix[64];
 
@@ -200,7 +200,9 @@ nfs_config_write_reference(FILE *fp)
             nfs_config_describe(k, type, sizeof(type));
         default_text(k, &def, &nfstream, &elem, dflt, sizeof(dflt));
         fprintf(fp, "| `%s` | %s | %s | %s | %s |\n", k->path, type, dflt,
-                k->type == NFS_CT_SECTION ? " " : (k->flags & NFS_CK_RELOAD) ? "yes" : "no",
+                k->type == NFS_CT_SECTION    ? " "
+                : (k->flags & NFS_CK_RELOAD) ? "yes"
+                                             : "no",
                 k->help);
     }
 }

@@ -149,12 +149,9 @@ static void
 test_overrides_only(void)
 {
     const struct nfs_config_arg args[] = {
-        {"--profile", "profile", "nfstream"},
-        {"--read", "inputs", "a.pcap"},
-        {"--read", "inputs", "b.pcap"},
-        {"--collector", "collectors", "tcp://[::1]:4739"},
-        {"--write", "collectors", "-"},
-        {"--set", "flows.tcp_end", "true"},
+        {"--profile", "profile", "nfstream"}, {"--read", "inputs", "a.pcap"},
+        {"--read", "inputs", "b.pcap"},       {"--collector", "collectors", "tcp://[::1]:4739"},
+        {"--write", "collectors", "-"},       {"--set", "flows.tcp_end", "true"},
     };
     struct nfs_config_errors errs = {0};
     struct nfs_config *cfg = nfs_config_load(NULL, args, NFS_NITEMS(args), &errs);
