@@ -44,15 +44,16 @@ known_plugins(const char *dir, char *buf, size_t size)
     while ((d = readdir(dp)) != NULL && n < NFS_NITEMS(names)) {
         size_t l = strlen(d->d_name);
 
-        if (l > 3 && d->d_name[0] != '.' && strcmp(d->d_name + l - 3, ".so") == 0)
-            names[n++] = strndup(d->d_name, l - 3);
+        if (l > 3 && d->d_name[0] != '.' && strcmp(d->d_name + l - 3, ".so") == 0 &&
+            (names[n] = strndup(d->d_name, l - 3)) != NULL)
+            n++;
     }
     closedir(dp);
     qsort(names, n, sizeof(names[0]), compare_names);
     if (len < size)
         len += (size_t)snprintf(buf + len, size - len, "; in %s:%s", dir, n ? "" : " none");
     for (size_t i = 0; i < n; i++) {
-        if (names[i] != NULL && len < size)
+        if (len < size)
             len += (size_t)snprintf(buf + len, size - len, "%s %s", i ? "," : "", names[i]);
         free(names[i]);
     }
