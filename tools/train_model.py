@@ -127,6 +127,56 @@ def splt_available(nfsensord):
     return True
 
 
+class Trained:
+    """What train() made: the model, its features, data and the meta block of its file."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def captures_with_reference(shared):
+    ref_dir = os.path.join(shared, "nfstream-reference", "mode0")
+    return sorted(n[:-4] for n in os.listdir(ref_dir) if n.endswith(".csv"))
+
+
+def train(shared, nfsensord, kind="random_forest", packets=3, min_flows=20, seed=0,
+          source="auto", log=print):
+    """Trains as the shipped model was trained; returns a Trained."""
+    captures = captures_with_reference(shared)
+    train_caps = [c for c in captures if not held_aside(c)]
+    test_caps = [c for c in captures if held_aside(c)]
+    if source == "auto":
+        source = "nfsensord" if splt_available(nfsensord) else "reference"
+    log("features from %s; %d captures for training, %d held aside"
+        % (source, len(train_caps), len(test_caps)))
+
+    X, y, miss = dataset(shared, train_caps, source, nfsensord, packets)
+    counts = collections.Counter(y)
+    classes = {c for c, n in counts.items() if n >= min_flows}
+    y = [c if c in classes else "Other" for c in y]
+    model = make_model(kind, seed).fit(X, y)
+
+    Xt, yt, miss_t = dataset(shared, test_caps, source, nfsensord, packets)
+    yt = [c if c in classes else "Other" for c in yt]
+    accuracy = float(np.mean(model.predict(Xt) == np.array(yt))) if len(yt) else 0.0
+    log("trained on %d flows (%d unmatched), %d classes; held aside: %d flows (%d unmatched), "
+        "accuracy %.3f" % (len(y), miss, len(model.classes_), len(yt), miss_t, accuracy))
+    meta = {
+        "what": "application protocol (nDPI master protocol) from the first %d packets"
+                % packets,
+        "trained_by": "tools/train_model.py --kind %s --packets %d --min-flows %d --seed %d"
+                      % (kind, packets, min_flows, seed),
+        "features_from": source,
+        "held_aside_rule": "crc32(capture name) % 4 == 0",
+        "held_aside_accuracy": round(accuracy, 4),
+        "held_aside_flows": len(yt),
+        "trained_on": train_caps,
+    }
+    return Trained(model=model, features=ml_features.feature_names(packets), X=X, y=y, Xt=Xt,
+                   yt=yt, accuracy=accuracy, meta=meta, train_captures=train_caps,
+                   test_captures=test_caps)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
@@ -142,41 +192,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
 
-    ref_dir = os.path.join(a.shared, "nfstream-reference", "mode0")
-    captures = sorted(n[:-4] for n in os.listdir(ref_dir) if n.endswith(".csv"))
-    train = [c for c in captures if not held_aside(c)]
-    test = [c for c in captures if held_aside(c)]
-    source = a.features_from
-    if source == "auto":
-        source = "nfsensord" if splt_available(a.nfsensord) else "reference"
-    print("features from %s; %d captures for training, %d held aside"
-          % (source, len(train), len(test)))
-
-    X, y, miss = dataset(a.shared, train, source, a.nfsensord, a.packets)
-    counts = collections.Counter(y)
-    classes = {c for c, n in counts.items() if n >= a.min_flows}
-    y = [c if c in classes else "Other" for c in y]
-    model = make_model(a.kind, a.seed).fit(X, y)
-
-    Xt, yt, miss_t = dataset(a.shared, test, source, a.nfsensord, a.packets)
-    yt = [c if c in classes else "Other" for c in yt]
-    accuracy = float(np.mean(model.predict(Xt) == np.array(yt))) if len(yt) else 0.0
-    print("trained on %d flows (%d unmatched), %d classes; held aside: %d flows (%d unmatched), "
-          "accuracy %.3f" % (len(y), miss, len(model.classes_), len(yt), miss_t, accuracy))
-
-    meta = {
-        "what": "application protocol (nDPI master protocol) from the first %d packets"
-                % a.packets,
-        "trained_by": "tools/train_model.py --kind %s --packets %d --min-flows %d --seed %d"
-                      % (a.kind, a.packets, a.min_flows, a.seed),
-        "features_from": source,
-        "held_aside_rule": "crc32(capture name) % 4 == 0",
-        "held_aside_accuracy": round(accuracy, 4),
-        "held_aside_flows": len(yt),
-        "trained_on": train,
-    }
+    t = train(a.shared, a.nfsensord, a.kind, a.packets, a.min_flows, a.seed, a.features_from)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    export_model.export(model, ml_features.feature_names(a.packets), a.out, samples=X, meta=meta)
+    export_model.export(t.model, t.features, a.out, samples=t.X, meta=t.meta)
     print("wrote %s (%d bytes)" % (a.out, os.path.getsize(a.out)))
     return 0
 
