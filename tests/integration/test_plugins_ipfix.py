@@ -15,8 +15,8 @@ The statistics and splt plugins' fields in IPFIX, each compared with the CSV of 
 3. nfacctd (pmacct 1.7.7), encoding flat: a collector without structured data that keeps the
    enterprise elements it is told about (aggregate_primitives by PEN:id): every flat splt
    position and all 48 statistics arrive equal to the CSV. pmacct has no signed or float
-   primitive: signed items are read as unsigned of their width, floats as raw bytes. Its
-   print plugin crashes with more than about 60 custom primitives, so two runs share them.
+   primitive: signed items are read as unsigned of their width, floats as raw bytes. It
+   crashed with 66 custom primitives in one configuration (56 worked), so two runs share them.
 """
 import csv
 import math
