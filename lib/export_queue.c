@@ -150,7 +150,19 @@ nfs_export_queue_commit(struct nfs_export_queue *q)
 
     atomic_store_explicit(&q->head, head + 1, memory_order_seq_cst);
     atomic_store_explicit((_Atomic uint64_t *)&q->pushed, q->pushed + 1, memory_order_relaxed);
-    nfs_export_wake_ring(q->wake, false);
+    /* The consumer polls the queues every few ms by itself (NFS_EXPORT_IDLE_MS); the doorbell
+     * is only for a queue filling up, so a steady flow of records costs no syscall. */
+    switch (atomic_load(&q->wake->sleeping)) {
+    case NFS_WAKE_DEEP:
+        nfs_export_wake_ring(q->wake, false);
+        break;
+    case NFS_WAKE_NAP:
+        if (head + 1 - q->cached_tail >= (q->mask + 1) / 8)
+            nfs_export_wake_ring(q->wake, false);
+        break;
+    default:
+        break;
+    }
 }
 
 void
@@ -230,9 +242,9 @@ nfs_export_queue_counters(const struct nfs_export_queue *q, struct nfs_export_qu
 }
 
 void
-nfs_export_wake_sleep(struct nfs_export_wake *w)
+nfs_export_wake_sleep(struct nfs_export_wake *w, int how)
 {
-    atomic_store(&w->sleeping, 1);
+    atomic_store(&w->sleeping, how);
 }
 
 void

@@ -8,8 +8,10 @@
  * the record (exporter.queue_full) and returns at once, so capture never waits for export; a
  * blocking queue (offline runs, the final flush at shutdown) waits for a free slot instead, so
  * nothing is lost.
- * The consumer sleeps in poll(2) on an eventfd (struct nfs_export_wake); a producer writes it
- * only when the consumer said it was going to sleep, so a busy exporter costs no syscall.
+ * The consumer sleeps in poll(2) on an eventfd (struct nfs_export_wake). While records flow
+ * it naps (NFS_EXPORT_IDLE_MS at most) and a producer rings only when its ring is an eighth
+ * full, so the packet path makes no syscall; after a quiet spell it sleeps deeply (until its
+ * next timer) and the first record rings.
  */
 #ifndef NFS_EXPORT_QUEUE_H
 #define NFS_EXPORT_QUEUE_H
@@ -19,10 +21,14 @@
 
 #include "common.h"
 
+#define NFS_EXPORT_IDLE_MS 10 /* while napping, the consumer looks at the queues this often */
+#define NFS_WAKE_NAP       1
+#define NFS_WAKE_DEEP      2
+
 /* The consumer's doorbell, shared by every queue of one exporter. */
 struct nfs_export_wake {
     int fd;                 /* eventfd, read by the consumer */
-    atomic_int sleeping;    /* 1 while the consumer is about to poll or polling */
+    atomic_int sleeping;    /* 0 awake; NFS_WAKE_NAP or NFS_WAKE_DEEP while it polls */
 };
 
 /* Producer-side counters: written by the producer only, read by anyone. */
@@ -66,8 +72,8 @@ void *nfs_export_queue_context(const struct nfs_export_queue *q);
 void nfs_export_queue_counters(const struct nfs_export_queue *q,
                                struct nfs_export_queue_counters *out);
 
-/* Consumer: about to sleep (returns after announcing it) / awake again. */
-void nfs_export_wake_sleep(struct nfs_export_wake *w);
+/* Consumer: about to sleep, how (NFS_WAKE_NAP, NFS_WAKE_DEEP) / awake again. */
+void nfs_export_wake_sleep(struct nfs_export_wake *w, int how);
 void nfs_export_wake_awake(struct nfs_export_wake *w);
 /* Anyone: wakes the consumer if it sleeps (always when force). */
 void nfs_export_wake_ring(struct nfs_export_wake *w, bool force);

@@ -3,10 +3,10 @@
  *
  * Encoding. One libfixbuf session and fBuf, owned by the export thread, encode every record:
  * its exporter is a FILE from fopencookie(3), so every message libfixbuf emits lands in
- * cookie_write() as bytes, however many one call emits. Each record is appended and emitted
- * alone; export_framer.c splits libfixbuf's messages into wire records (learning the
- * templates from the template sets that pass), and every collector frames those into its own
- * messages. So libfixbuf never touches a socket or a file: transports, message sizes, sequence
+ * cookie_write() as bytes, however many one call emits. Records are appended in batches and
+ * emitted at the end of each batch (EMIT_EVERY at most); export_framer.c splits libfixbuf's
+ * messages back into wire records (learning the templates from the template sets that pass),
+ * and every collector frames those into its own messages. So libfixbuf never touches a socket or a file: transports, message sizes, sequence
  * numbers, spools and replays are the collectors' (collector.c).
  * The templates, the RFC 5610 type records (ipfix.c) and the statistics options templates are
  * encoded once at creation: that is the preamble every collector sends first (UDP again on
@@ -41,6 +41,9 @@
 #define MAX_COLLECTORS 64
 #define BATCH          512 /* records taken from one queue before looking at the others */
 #define PUBLISH_MS     100
+#define META_MAX       1024 /* records appended before an explicit emit, at most */
+#define EMIT_EVERY     256
+#define QUIET_MS       200  /* no record for this long: sleep deeply */
 
 /* Statistics options templates; outside ipfix.c's data template range (0x01xx). */
 #define TID_METERING       0xFF10u
@@ -106,13 +109,17 @@ struct nfs_exporter {
     size_t n_preamble, cap_preamble;
     bool capturing_preamble;
     int deliver_to; /* -1: every collector */
-    struct slot_hdr cur; /* the record being delivered */
+    /* Appended records not yet emitted by libfixbuf: their packets and octets, in order. */
+    struct {
+        uint64_t packets, octets;
+    } meta[META_MAX];
+    size_t meta_head, meta_n;
     struct stats_template stats[3];
     bool have_stats;
     uint64_t next_stats_ms, next_publish_ms;
     /* thread */
     pthread_t thread;
-    bool started, stopped, stop_ok;
+    bool started, stopped, stop_ok, draining;
     atomic_bool stop;
     atomic_uint_fast64_t flush_req;
     uint64_t flush_done;
@@ -227,10 +234,12 @@ deliver(void *ctx, const struct nfs_ipfix_item *item)
         exp->preamble[exp->n_preamble++] = it;
         return;
     }
-    if (is_flow_template(it.set_id)) {
+    if (is_flow_template(it.set_id) && exp->meta_n > 0) {
         it.flows = 1;
-        it.packets = exp->cur.packets;
-        it.octets = exp->cur.octets;
+        it.packets = exp->meta[exp->meta_head].packets;
+        it.octets = exp->meta[exp->meta_head].octets;
+        exp->meta_head = (exp->meta_head + 1) % META_MAX;
+        exp->meta_n--;
     }
     now_ms = mono_ms();
     for (size_t i = 0; i < exp->n_collectors; i++)
@@ -273,18 +282,35 @@ use_template(struct nfs_exporter *exp, uint16_t tid, GError **gerr)
     return true;
 }
 
-/* Appends one internal record with template tid and emits it. */
+/* Appends one internal record with template tid; libfixbuf emits when its message is full. */
 static bool
-encode(struct nfs_exporter *exp, uint16_t tid, const uint8_t *rec, size_t size,
+append(struct nfs_exporter *exp, uint16_t tid, const uint8_t *rec, size_t size,
        struct nfs_error *err)
 {
     GError *gerr = NULL;
 
-    if (!use_template(exp, tid, &gerr) || !fBufAppend(exp->fbuf, (uint8_t *)(uintptr_t)rec, size,
-                                                      &gerr) ||
-        !fBufEmit(exp->fbuf, &gerr))
+    if (!use_template(exp, tid, &gerr) ||
+        !fBufAppend(exp->fbuf, (uint8_t *)(uintptr_t)rec, size, &gerr))
         return gerror_fail(err, gerr, "encoding a record");
     return drain_encoded(exp, err);
+}
+
+/* Everything appended goes out to the collectors now. */
+static bool
+emit(struct nfs_exporter *exp, struct nfs_error *err)
+{
+    GError *gerr = NULL;
+
+    if (!fBufEmit(exp->fbuf, &gerr))
+        return gerror_fail(err, gerr, "encoding");
+    return drain_encoded(exp, err);
+}
+
+static bool
+encode(struct nfs_exporter *exp, uint16_t tid, const uint8_t *rec, size_t size,
+       struct nfs_error *err)
+{
+    return append(exp, tid, rec, size, err) && emit(exp, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -651,11 +677,21 @@ export_slot(struct nfs_exporter *exp, const uint8_t *slot)
     for (size_t g = 0; g < exp->n_groups; g++)
         exp->enc_values[g] = (h->present & (1u << g)) ? slot + exp->group_off[g] : NULL;
     size = nfs_ipfix_encode(exp->model, h->ip_version, exp->enc_values, exp->rec, exp->rec_size);
-    exp->cur = *h;
-    if (size == 0 || !encode(exp, tid, exp->rec, size, &err))
+    if (size == 0) {
         atomic_fetch_add(&exp->encode_errors, 1);
-    else
-        atomic_fetch_add(&exp->encoded, 1);
+        return;
+    }
+    exp->meta[(exp->meta_head + exp->meta_n) % META_MAX].packets = h->packets;
+    exp->meta[(exp->meta_head + exp->meta_n) % META_MAX].octets = h->octets;
+    exp->meta_n++;
+    if (!append(exp, tid, exp->rec, size, &err)) {
+        exp->meta_n--; /* libfixbuf refused it: it is in no message */
+        atomic_fetch_add(&exp->encode_errors, 1);
+        return;
+    }
+    atomic_fetch_add(&exp->encoded, 1);
+    if (exp->meta_n >= EMIT_EVERY)
+        emit(exp, &err);
 }
 
 /* Takes up to `budget` records from each queue; returns how many it took. */
@@ -674,6 +710,8 @@ drain_queues(struct nfs_exporter *exp, size_t budget)
             done++;
         }
     }
+    if (done != 0)
+        emit(exp, &(struct nfs_error){{0}});
     return done;
 }
 
@@ -717,7 +755,8 @@ serve_flush(struct nfs_exporter *exp, uint64_t now_ms)
     pthread_mutex_unlock(&exp->lock);
 }
 
-/* Waits for I/O, the doorbell or the next timer (at most timeout_ms), then does the I/O. */
+/* Waits for I/O, the doorbell or the next timer (at most timeout_ms), then does the I/O. A nap
+ * (timeout_ms <= NFS_EXPORT_IDLE_MS) lets producers go on without ringing. */
 static void
 wait_io(struct nfs_exporter *exp, uint64_t timeout_ms, uint64_t now_ms)
 {
@@ -731,9 +770,10 @@ wait_io(struct nfs_exporter *exp, uint64_t timeout_ms, uint64_t now_ms)
             who[n++] = (int)i;
     }
     if (timeout_ms > 0) {
-        nfs_export_wake_sleep(&exp->wake);
+        nfs_export_wake_sleep(&exp->wake,
+                              timeout_ms <= NFS_EXPORT_IDLE_MS ? NFS_WAKE_NAP : NFS_WAKE_DEEP);
         if (!queues_empty(exp) || atomic_load(&exp->flush_req) != exp->flush_done ||
-            atomic_load(&exp->stop))
+            (atomic_load(&exp->stop) && !exp->draining))
             timeout_ms = 0;
     }
     if (poll(pfd, n, (int)timeout_ms) > 0) {
@@ -769,6 +809,7 @@ drain_collectors(struct nfs_exporter *exp)
 {
     uint64_t now = mono_ms(), deadline = now + exp->opt.drain_timeout_ms;
 
+    exp->draining = true;
     while (drain_queues(exp, SIZE_MAX) != 0)
         ;
     for (size_t i = 0; i < exp->n_collectors; i++)
@@ -791,10 +832,23 @@ drain_collectors(struct nfs_exporter *exp)
     publish(exp, mono_ms(), true);
 }
 
+/* How long the loop may sleep: not at all while busy, naps for QUIET_MS after the last record,
+ * then until the next timer. */
+static uint64_t
+sleep_ms(uint64_t now, uint64_t next, uint64_t last_busy)
+{
+    uint64_t t = next > now ? next - now : 0;
+
+    if (now - last_busy < QUIET_MS && t > NFS_EXPORT_IDLE_MS)
+        t = NFS_EXPORT_IDLE_MS;
+    return t;
+}
+
 static void *
 run(void *arg)
 {
     struct nfs_exporter *exp = arg;
+    uint64_t last_busy = mono_ms();
 
     exp->next_stats_ms = mono_ms() + (uint64_t)exp->opt.stats_interval_s * 1000;
     while (true) {
@@ -802,13 +856,14 @@ run(void *arg)
         size_t done = drain_queues(exp, BATCH);
 
         now = mono_ms();
+        if (done != 0)
+            last_busy = now;
         serve_flush(exp, now);
         next = timers(exp, now);
         publish(exp, now, false);
         if (done == 0 && atomic_load(&exp->stop) && queues_empty(exp))
             break;
-        wait_io(exp, done != 0 ? 0 : next > now ? (next - now < 100 ? next - now : 100) : 0,
-                now);
+        wait_io(exp, done != 0 ? 0 : sleep_ms(now, next, last_busy), now);
     }
     drain_collectors(exp);
     return NULL;

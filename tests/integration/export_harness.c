@@ -82,8 +82,10 @@ produce(void *arg)
         if (run->rate != 0) {
             uint64_t due = start + i * 1000000000ull / run->rate;
 
-            while (now_ns() < due)
-                usleep(200);
+            uint64_t t = now_ns();
+
+            if (t < due)
+                usleep((useconds_t)((due - t) / 1000));
         }
         make_record(i, &r);
         if (!nfs_export_queue_push(run->q, 4, values))
