@@ -9,9 +9,14 @@
  * 4 DPI; later versions (NFStream's 4.7 and on) 0 unknown, 1 port, 2 nBPF, 3 DPI partial,
  * 4 partial cache, 5 DPI cache, 6 DPI, 7 IP. Records carry the later numbering, so a value
  * means the same whichever nDPI the sensor links.
+ *
+ * nDPI's module set-up and tear-down must not run in parallel (ndpi_api.h), and pipelines may
+ * start and stop on their own threads: one lock serialises them. Detection itself needs none,
+ * each module being one pipeline's.
  */
 #include "dpi.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,25 +33,40 @@ struct nfs_dpi {
     size_t n_open;
 };
 
+static pthread_mutex_t module_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct ndpi_detection_module_struct *
+module_create(void)
+{
+    struct ndpi_detection_module_struct *mod;
+    NDPI_PROTOCOL_BITMASK all;
+
+    pthread_mutex_lock(&module_lock);
+    mod = ndpi_init_detection_module(ndpi_no_prefs);
+    if (mod != NULL) {
+        NDPI_BITMASK_SET_ALL(all);
+        ndpi_set_protocol_detection_bitmask2(mod, &all);
+        ndpi_finalize_initialization(mod);
+    }
+    pthread_mutex_unlock(&module_lock);
+    return mod;
+}
+
 struct nfs_dpi *
 nfs_dpi_create(struct nfs_error *err)
 {
     struct nfs_dpi *d = calloc(1, sizeof(*d));
-    NDPI_PROTOCOL_BITMASK all;
 
     if (d == NULL) {
         nfs_error_set(err, "out of memory");
         return NULL;
     }
-    d->mod = ndpi_init_detection_module(ndpi_no_prefs);
+    d->mod = module_create();
     if (d->mod == NULL) {
         nfs_error_set(err, "nDPI %s: cannot initialise a detection module", ndpi_revision());
         free(d);
         return NULL;
     }
-    NDPI_BITMASK_SET_ALL(all);
-    ndpi_set_protocol_detection_bitmask2(d->mod, &all);
-    ndpi_finalize_initialization(d->mod);
     return d;
 }
 
@@ -68,7 +88,9 @@ nfs_dpi_destroy(struct nfs_dpi *d)
         d->open = f->next;
         free_flow(f);
     }
+    pthread_mutex_lock(&module_lock);
     ndpi_exit_detection_module(d->mod);
+    pthread_mutex_unlock(&module_lock);
     free(d);
 }
 

@@ -139,6 +139,17 @@ markdown_blocks(FILE *out, const struct nfs_plugin_set *set)
     }
 }
 
+/* A table cell: a '|' would end it. */
+static void
+cell(FILE *out, const char *text)
+{
+    for (; text != NULL && *text != '\0'; text++) {
+        if (*text == '|')
+            fputc('\\', out);
+        fputc(*text, out);
+    }
+}
+
 static bool
 markdown_row(FILE *out, fbInfoModel_t *model, const struct nfs_field *f, uint32_t pen,
              const char *owner, struct nfs_error *err)
@@ -151,12 +162,14 @@ markdown_row(FILE *out, fbInfoModel_t *model, const struct nfs_field *f, uint32_
                       f->name, ent, f->id);
         return false;
     }
-    fprintf(out, "| %s | %s | %u | %s | %s | %s | %s | %s | %s |\n",
+    fprintf(out, "| %s | %s | %u | %s | %s | %s | %s | %s | ",
             f->pen == NFS_PEN_OWN ? "own" : f->pen == NFS_PEN_IANA ? "IANA" : "29305 (reverse)",
             ie->ref.name, f->id, name_in(type_names, NFS_NITEMS(type_names), ie->type),
             name_in(semantic_names, NFS_NITEMS(semantic_names), FB_IE_SEMANTIC(ie->flags)),
             name_in(unit_names, NFS_NITEMS(unit_names), FB_IE_UNITS(ie->flags)), owner,
-            f->csv ? f->csv : "-", f->doc);
+            f->csv ? f->csv : "-");
+    cell(out, f->doc);
+    fputs(" |\n", out);
     return true;
 }
 
