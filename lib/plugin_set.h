@@ -20,9 +20,10 @@ struct nfs_plugin_set *nfs_plugin_set_create(void);
 void nfs_plugin_set_destroy(struct nfs_plugin_set *s);
 
 /*
- * Appends p with its conf (copied). Fails when p is already in the set, the set is full, or a
- * field of p has the IPFIX element, IPFIX name or CSV column of a field already in the set
- * (the core's included); err says which.
+ * Appends p with its conf (copied) and the shape that follows from it (p's shape hook, if it
+ * has one). Fails when p is already in the set, the set is full, the shape hook refuses the
+ * conf, or a field of p has the IPFIX element, IPFIX name or CSV column of a field already in
+ * the set (the core's included); err says which.
  */
 bool nfs_plugin_set_add(struct nfs_plugin_set *s, const struct nfs_plugin *p, const void *conf,
                         struct nfs_error *err);
