@@ -381,6 +381,7 @@ send_stats(struct nfs_exporter *exp)
 
     if (!exp->have_stats)
         return;
+    emit(exp, &(struct nfs_error){{0}}); /* flow records still in libfixbuf go to everyone */
     pthread_mutex_lock(&exp->lock);
     m = exp->metering;
     pthread_mutex_unlock(&exp->lock);
@@ -1054,7 +1055,8 @@ nfs_exporter_stop(struct nfs_exporter *exp, struct nfs_error *err)
     if (exp->stopped)
         return exp->stop_ok;
     exp->stopped = true;
-    if (exp->model != NULL && exp->fbuf != NULL && nfs_exporter_start(exp, err)) {
+    if (exp->model != NULL && exp->fbuf != NULL && exp->wake.fd >= 0 &&
+        nfs_exporter_start(exp, err)) {
         atomic_store(&exp->stop, true);
         nfs_export_wake_ring(&exp->wake, true);
         pthread_join(exp->thread, NULL);
