@@ -30,9 +30,9 @@ struct big_values {
     uint64_t big_packets;
 };
 
-/* Element ids 1500-1599: nfsensor's block for example plugins (docs/plugins.md). */
+/* Element ids 3000-3099: nfsensor's block for example plugins (docs/plugins.md). */
 static const struct nfs_field big_fields[] = {
-    {"bigPacketCount", NFS_PEN_OWN, 1500, NFS_T_U64, offsetof(struct big_values, big_packets), 8,
+    {"bigPacketCount", NFS_PEN_OWN, 3000, NFS_T_U64, offsetof(struct big_values, big_packets), 8,
      "udps.big_packets", 0, "packets of at least `threshold` bytes on the wire (big_packets)"},
 };
 

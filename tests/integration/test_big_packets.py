@@ -196,7 +196,7 @@ def compare_capture(ck, daemon, conf, pcap, threshold, out, must_decode):
 
 
 def check_ipfix(ck, daemon, conf, pcap, tmp):
-    """The count arrives in IPFIX as bigPacketCount (own PEN, 1500), equal to the CSV's."""
+    """The count arrives in IPFIX as bigPacketCount (own PEN, 3000), equal to the CSV's."""
     try:
         import ipfix.ie
         import ipfix.reader
@@ -206,7 +206,7 @@ def check_ipfix(ck, daemon, conf, pcap, tmp):
     out, csv_out = os.path.join(tmp, "g.ipfix"), os.path.join(tmp, "g.csv")
     r = T.run([daemon, "--config", conf, "--read", pcap, "--write", out, "--csv", csv_out])
     T.ipfix_model()
-    ipfix.ie.for_spec("bigPacketCount(%d/1500)<unsigned64>[8]" % T.PEN_OWN)
+    ipfix.ie.for_spec("bigPacketCount(%d/3000)<unsigned64>[8]" % T.PEN_OWN)
     recs = [x for x in T.read_ipfix_file(out) if "flowEndReason" in x] if r.returncode == 0 else []
     _, rows = run_csv(daemon, conf, pcap, csv_out)
     want = sorted(int(x["udps.big_packets"]) for x in rows or [])
