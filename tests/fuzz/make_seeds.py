@@ -5,14 +5,15 @@ make_seeds.py: writes the seed corpora of the fuzz targets into tests/fuzz/corpu
 Seeds come from the project's own generated captures (tests/tools/pcapgen.py: its scenarios
 in every link type it writes), plus frames of the link types and tunnels pcapgen does not
 write, a pcapng file with an unknown block, a configuration file and small models of each
-kind. The corpora are committed (a few hundred KiB in all); run this again after pcapgen or
-an input format changes:  tests/fuzz/make_seeds.py [OUTDIR]
+kind, each under a name that says what it is. Run this again after pcapgen or an input format
+changes:  tests/fuzz/make_seeds.py [OUTDIR]. It rewrites its own files only: the corpus also
+holds inputs grown by fuzzing (SHA-1 names, added with libFuzzer's -merge=1; README.md), which
+stay.
 Input formats are described at the top of each tests/fuzz/fuzz_<target>.c.
 """
 
 import hashlib
 import os
-import shutil
 import struct
 import sys
 
@@ -231,8 +232,6 @@ def models():
 
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
-    for t in ("decode", "pipeline", "capture", "config", "model"):
-        shutil.rmtree(os.path.join(outdir, t), ignore_errors=True)
     caps = captures()
     seen = set()
     for link, lt, pkts in caps:
