@@ -23,6 +23,7 @@ held-aside accuracy. Deterministic: the same inputs give the same file.
 
 import argparse
 import collections
+import concurrent.futures
 import csv
 import os
 import subprocess
@@ -82,25 +83,37 @@ def nfsensord_rows(nfsensord, pcap, packets, tmp):
     return nfsensord_csv(nfsensord, pcap, out, ["{name: splt, packets: %d}" % packets], tmp)
 
 
-def dataset(shared, captures, source, nfsensord, packets):
-    """(X, labels, unmatched) over the captures; labels from the reference by flow key."""
+def dataset(shared, captures, source, nfsensord, packets, cache=None):
+    """
+    (X, labels, unmatched) over the captures; labels from the reference by flow key. cache, a
+    dict, keeps nfsensord's rows per capture for later calls (splt of MAX_PACKETS serves any
+    packet count).
+    """
     names = ml_features.feature_names(packets)
+    splt = packets if cache is None else ml_features.MAX_PACKETS
+    cache = {} if cache is None else cache
+    if source != "reference":
+        with tempfile.TemporaryDirectory() as tmp:
+            def run(cap):
+                work = os.path.join(tmp, cap + ".d")
+                os.makedirs(work)
+                return nfsensord_rows(nfsensord, os.path.join(shared, "pcaps", "nfstream", cap),
+                                      splt, work)
+            todo = [c for c in captures if c not in cache]
+            with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+                for cap, rows in zip(todo, pool.map(run, todo)):
+                    cache[cap] = rows
     X, y, unmatched = [], [], 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for cap in captures:
-            ref = read_csv(os.path.join(shared, "nfstream-reference", "mode0", cap + ".csv"))
-            if source == "reference":
-                rows = ref
-            else:
-                rows = nfsensord_rows(nfsensord, os.path.join(shared, "pcaps", "nfstream", cap),
-                                      packets, tmp)
-            labels = {key(r): label_of(r["application_name"]) for r in ref}
-            for r in sorted(rows, key=key):  # emission order differs between sources
-                if key(r) not in labels:
-                    unmatched += 1
-                    continue
-                X.append(ml_features.vector(r, names))
-                y.append(labels[key(r)])
+    for cap in captures:
+        ref = read_csv(os.path.join(shared, "nfstream-reference", "mode0", cap + ".csv"))
+        rows = ref if source == "reference" else cache[cap]
+        labels = {key(r): label_of(r["application_name"]) for r in ref}
+        for r in sorted(rows, key=key):  # emission order differs between sources
+            if key(r) not in labels:
+                unmatched += 1
+                continue
+            X.append(ml_features.vector(r, names))
+            y.append(labels[key(r)])
     return np.array(X, dtype=np.int64).reshape(-1, len(names)), y, unmatched
 
 
@@ -140,8 +153,8 @@ def captures_with_reference(shared):
 
 
 def train(shared, nfsensord, kind="random_forest", packets=3, min_flows=20, seed=0,
-          source="auto", log=print):
-    """Trains as the shipped model was trained; returns a Trained."""
+          source="auto", log=print, cache=None):
+    """Trains as the shipped model was trained; returns a Trained. cache: see dataset()."""
     captures = captures_with_reference(shared)
     train_caps = [c for c in captures if not held_aside(c)]
     test_caps = [c for c in captures if held_aside(c)]
@@ -150,13 +163,13 @@ def train(shared, nfsensord, kind="random_forest", packets=3, min_flows=20, seed
     log("features from %s; %d captures for training, %d held aside"
         % (source, len(train_caps), len(test_caps)))
 
-    X, y, miss = dataset(shared, train_caps, source, nfsensord, packets)
+    X, y, miss = dataset(shared, train_caps, source, nfsensord, packets, cache)
     counts = collections.Counter(y)
     classes = {c for c, n in counts.items() if n >= min_flows}
     y = [c if c in classes else "Other" for c in y]
     model = make_model(kind, seed).fit(X, y)
 
-    Xt, yt, miss_t = dataset(shared, test_caps, source, nfsensord, packets)
+    Xt, yt, miss_t = dataset(shared, test_caps, source, nfsensord, packets, cache)
     yt = [c if c in classes else "Other" for c in yt]
     accuracy = float(np.mean(model.predict(Xt) == np.array(yt))) if len(yt) else 0.0
     log("trained on %d flows (%d unmatched), %d classes; held aside: %d flows (%d unmatched), "
