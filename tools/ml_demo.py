@@ -48,7 +48,8 @@ def main():
         with open(out, newline="") as fp:
             rows = list(csv.DictReader(fp))
     classes = set(yaml.safe_load(open(MODEL))["classes"])
-    print("%-50s %5s  %-24s %s" % ("flow", "pkts", "ml_tree at packet 3", "nDPI (up to 20 packets)"))
+    print("%-50s %5s  %-24s %s" % ("flow", "pkts", "ml_tree at packet 3",
+                                   "nDPI (up to 20 packets)"))
     agree = 0
     for i, r in enumerate(rows):
         ndpi = r.get("application_name", "?")

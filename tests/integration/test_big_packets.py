@@ -37,7 +37,8 @@ def packets(path):
     with open(path, "rb") as fp:
         buf = fp.read()
     magic = buf[:4]
-    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4",
+                 b"\xa1\xb2\x3c\x4d"):
         e = "<" if magic[0] in (0xd4, 0x4d) else ">"
         linktype = struct.unpack_from(e + "I", buf, 20)[0] & 0x0FFFFFFF
         off = 24
@@ -296,15 +297,15 @@ def check_refusals(ck, daemon, so, tmp):
                    "writable by group or others")
 
     entry = "const struct nfs_plugin nfs_plugin_entry = {.name = \"%s\", .abi = %s, .size = %s};\n"
+    size = "sizeof(struct nfs_plugin)"
     cases = [
-        ("old_abi", "other ABI", entry % ("old_abi", "NFS_PLUGIN_ABI + 7", "sizeof(struct nfs_plugin)"),
+        ("old_abi", "other ABI", entry % ("old_abi", "NFS_PLUGIN_ABI + 7", size),
          "built for plugin ABI"),
-        ("small", "other struct size", entry % ("small", "NFS_PLUGIN_ABI", "sizeof(struct nfs_plugin) - 8"),
+        ("small", "other struct size", entry % ("small", "NFS_PLUGIN_ABI", size + " - 8"),
          "built for plugin ABI"),
         ("no_entry", "no entry symbol", "const int nfs_plugin_something = 1;\n",
          "no symbol nfs_plugin_entry"),
-        ("alias", "plugin of another name", entry % ("big_packets", "NFS_PLUGIN_ABI",
-                                                    "sizeof(struct nfs_plugin)"),
+        ("alias", "plugin of another name", entry % ("big_packets", "NFS_PLUGIN_ABI", size),
          "calls itself \"big_packets\""),
     ]
     for name, label, body, part in cases:
