@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """NFStream parity: nfsensord's CSV (--profile nfstream) against NFStream's own output.
 
-usage: nfstream_parity.py NFSENSORD SHARED_DIR GROUP [MODE...]
+usage: nfstream_parity.py NFSENSORD SHARED_DIR GROUP[,GROUP...] [MODE...]
 For each capture with a reference in SHARED_DIR/nfstream-reference/mode0 (and modes123 for
-accounting modes 1-3), runs nfsensord and compares with SHARED_DIR/tools/parity.py, which
-prints 'GROUP parity: matched/expected' and fails below 100%. Exit 77 (skip) when the shared
-captures are absent.
+accounting modes 1-3), runs nfsensord once (statistics and splt plugins on, DPI off: its
+application names come from another nDPI version, see ndpi_agreement.py) and compares every
+GROUP (core, stats, splt) with SHARED_DIR/tools/parity.py, which prints 'GROUP parity:
+matched/expected' and fails below 100%. Exit 77 (skip) when the shared captures are absent.
 """
 import concurrent.futures
 import os
@@ -14,9 +15,12 @@ import sys
 import tempfile
 
 
+NFSTREAM_FEATURES = ["--plugin", "statistics", "--plugin", "splt", "--set", "dpi.enabled=false"]
+
+
 def run_capture(nfsensord, pcap, out_csv, mode, extra):
     cmd = [nfsensord, "--profile", "nfstream", "--read", pcap, "--csv", out_csv,
-           "--accounting-mode", str(mode)] + extra
+           "--accounting-mode", str(mode)] + NFSTREAM_FEATURES + extra
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
     return r.returncode, r.stderr.decode(errors="replace").strip()
 
@@ -29,7 +33,7 @@ def parity(shared, group, ref_dir, out_dir, names):
 
 
 def main():
-    nfsensord, shared, group = sys.argv[1:4]
+    nfsensord, shared, groups = sys.argv[1:4]
     modes = [int(m) for m in sys.argv[4:]] or [0, 1, 2, 3]
     extra = os.environ.get("NFS_PARITY_ARGS", "").split()
     ref_root = os.path.join(shared, "nfstream-reference")
@@ -56,7 +60,8 @@ def main():
             print("accounting mode %d:" % mode)
             # parity.py names outputs <name>.csv; the mode suffix is part of the name here.
             ref_names = [n + suffix[:-4] for n in names]
-            failed |= parity(shared, group, ref_dir, out, ref_names) != 0
+            for group in groups.split(","):
+                failed |= parity(shared, group, ref_dir, out, ref_names) != 0
     return 1 if failed else 0
 
 
