@@ -454,6 +454,15 @@ nfs_flow_table_expire(struct nfs_flow_table *t, uint64_t now_us, unsigned budget
 }
 
 void
+nfs_flow_table_set_timeouts(struct nfs_flow_table *t, uint64_t idle_timeout_ms,
+                            uint64_t active_timeout_ms, uint64_t tcp_linger_ms)
+{
+    t->opt.idle_timeout_ms = idle_timeout_ms;
+    t->opt.active_timeout_ms = active_timeout_ms;
+    t->opt.tcp_linger_ms = tcp_linger_ms;
+}
+
+void
 nfs_flow_table_flush(struct nfs_flow_table *t)
 {
     struct nfs_flow *f;

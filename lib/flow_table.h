@@ -67,6 +67,13 @@ unsigned nfs_flow_table_expire(struct nfs_flow_table *t, uint64_t now_us, unsign
 /* Ends every flow (end of input, shutdown), oldest first. */
 void nfs_flow_table_flush(struct nfs_flow_table *t);
 
+/*
+ * Changes the idle, active and TCP linger timeouts of a running table (a reload). The expiry
+ * lists are ordered by packet times, not by deadlines, so they stay in order.
+ */
+void nfs_flow_table_set_timeouts(struct nfs_flow_table *t, uint64_t idle_timeout_ms,
+                                 uint64_t active_timeout_ms, uint64_t tcp_linger_ms);
+
 /* Number of flows holding at least one packet. */
 uint32_t nfs_flow_table_count(const struct nfs_flow_table *t);
 

@@ -198,6 +198,16 @@ nfs_pipeline_tick(struct nfs_pipeline *p, uint64_t now_us)
 }
 
 void
+nfs_pipeline_set_timeouts(struct nfs_pipeline *p, const struct nfs_flow_options *flows)
+{
+    p->opt.flows.idle_timeout_ms = flows->idle_timeout_ms;
+    p->opt.flows.active_timeout_ms = flows->active_timeout_ms;
+    p->opt.flows.tcp_linger_ms = flows->tcp_linger_ms;
+    nfs_flow_table_set_timeouts(p->table, flows->idle_timeout_ms, flows->active_timeout_ms,
+                                flows->tcp_linger_ms);
+}
+
+void
 nfs_pipeline_flush(struct nfs_pipeline *p)
 {
     nfs_flow_table_flush(p->table);

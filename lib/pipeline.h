@@ -54,6 +54,9 @@ void nfs_pipeline_frames(struct nfs_pipeline *p, const struct nfs_frame *frames,
 /* Expires by the given wall-clock time too (live capture with no packets); offline unused. */
 void nfs_pipeline_tick(struct nfs_pipeline *p, uint64_t now_us);
 
+/* A reload: the flow options' idle, active and TCP linger timeouts apply from now on. */
+void nfs_pipeline_set_timeouts(struct nfs_pipeline *p, const struct nfs_flow_options *flows);
+
 /* Ends and emits every flow: end of input or shutdown. */
 void nfs_pipeline_flush(struct nfs_pipeline *p);
 
