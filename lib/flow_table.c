@@ -462,15 +462,32 @@ nfs_flow_table_set_timeouts(struct nfs_flow_table *t, uint64_t idle_timeout_ms,
     t->opt.tcp_linger_ms = tcp_linger_ms;
 }
 
+/* Forgets every flow at once: the table is as new, its pool pages stay. */
+static void
+reset(struct nfs_flow_table *t)
+{
+    memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof(*t->slots));
+    for (int l = 0; l < LIST_COUNT; l++)
+        t->lists[l] = (struct list){NIL, NIL};
+    t->free_head = NIL;
+    t->pool_used = 0;
+    t->live = 0;
+}
+
+/*
+ * Every flow ends, oldest first. Releasing them one by one would unlink each from the index
+ * and its lists (cache misses on cold memory, for nothing): the table is reset once instead.
+ */
 void
 nfs_flow_table_flush(struct nfs_flow_table *t)
 {
-    struct nfs_flow *f;
+    for (uint32_t i = t->lists[LIST_AGE].head; i != NIL;) {
+        struct nfs_flow *f = at(t, i);
 
-    while ((f = list_head(t, LIST_AGE)) != NULL) {
+        i = f->age_next;
+        if (i != NIL)
+            __builtin_prefetch(at(t, i));
         end_flow(t, f, f->tcp_state & NFS_TCP_CLOSED ? NFS_END_OF_FLOW : NFS_END_FORCED);
-        release(t, f);
     }
-    while ((f = list_head(t, LIST_OPEN)) != NULL) /* empty continuations */
-        release(t, f);
+    reset(t);
 }
