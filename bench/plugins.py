@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """bench/plugins.py: what each built-in plugin costs per packet, in ns.
 
-Runs nfsensord over one capture, exporting IPFIX to /dev/null, without plugins (DPI off: the
-baseline) and with each plugin alone, in interleaved rounds (round 1 of every configuration,
-then round 2, ...) so that load from elsewhere hits all alike. A plugin's cost is the median
+Runs nfsensord over one capture, exporting IPFIX to a file in the work directory, without
+plugins (DPI off: the baseline) and with each plugin alone, in interleaved rounds (round 1 of
+every configuration, then round 2, ...) so that load from elsewhere hits all alike. A plugin's cost is the median
 CPU time (user + sys, from wait4) of its runs minus the baseline's median, over the packets:
 the per-packet hooks, the larger flow slots its state makes (cache misses in the flow table)
 and the per-flow expiry and export of its fields, as a sensor pays them. The same difference
@@ -68,9 +68,9 @@ def count_flows(nfsensord, pcap, workdir):
         return sum(1 for _ in f) - 1
 
 
-def measure(nfsensord, pcap, args):
+def measure(nfsensord, pcap, out, args):
     """(CPU seconds, wall seconds) of one run; exits on failure."""
-    cmd = [nfsensord, "--read", pcap, "--write", "/dev/null"] + args
+    cmd = [nfsensord, "--read", pcap, "--write", out] + args
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(p.pid, 0)
@@ -119,7 +119,7 @@ def main():
     for r in range(a.rounds):
         print("round %d/%d" % (r + 1, a.rounds), file=sys.stderr)
         for label, args in confs:
-            c, w = measure(nfsensord, pcap, args)
+            c, w = measure(nfsensord, pcap, os.path.join(a.workdir, "out.ipfix"), args)
             cpu[label].append(c)
             wall[label].append(w)
     base = statistics.median(cpu["baseline"])
