@@ -40,6 +40,7 @@ nfs_cli_usage(FILE *fp)
           "  --observation-domain N  IPFIX observation domain [ipfix.observation_domain]\n"
           "  --enterprise-number N   PEN of nfsensor's elements [ipfix.enterprise_number]\n"
           "  --log-level LEVEL       err, warning, info or debug [log.level]\n"
+          "  --user NAME             live: run as NAME (from root) once captures are open\n"
           "  --set KEY=VALUE         any key, as in YAML: --set flows.tcp_end=false\n"
           "  --list-fields           print every exported field (Markdown) and exit\n"
           "  --list-plugins          print the built-in plugins and their options and exit\n"
@@ -69,6 +70,7 @@ enum {
     OPT_LIST_PLUGINS,
     OPT_REFERENCE,
     OPT_VERSION,
+    OPT_USER,
 };
 
 static const struct option long_options[] = {
@@ -97,6 +99,7 @@ static const struct option long_options[] = {
     {"list-plugins", no_argument, NULL, OPT_LIST_PLUGINS},
     {"config-reference", no_argument, NULL, OPT_REFERENCE},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"user", required_argument, NULL, OPT_USER},
     {NULL, 0, NULL, 0},
 };
 
@@ -243,6 +246,9 @@ nfs_cli_parse(struct nfs_cli *cli, int argc, char **argv)
             break;
         case OPT_VERSION:
             cli->action = NFS_CLI_VERSION;
+            break;
+        case OPT_USER:
+            cli->user = optarg;
             break;
         case 'h':
             cli->action = NFS_CLI_HELP;

@@ -5,8 +5,8 @@
  * whole before anything starts: every error is printed as FILE:LINE:COLUMN: key: message, then
  * a count, and the exit code is 78 (EX_CONFIG, which the systemd unit does not restart on).
  * --check-config stops there ("configuration OK"; with -v the effective configuration first).
- * A configuration with inputs (or --read) is an offline run (offline.c); live capture on its
- * interfaces is the daemon's next step.
+ * A configuration with inputs (or --read) is an offline run (offline.c); one with interfaces
+ * and no inputs runs the daemon: live capture until SIGTERM (live.c).
  * Exit codes: 0 success, 1 unreadable or corrupt input or a failed output, 64 bad usage,
  * 78 bad configuration.
  */
@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "config.h"
 #include "fields.h"
+#include "live.h"
 #include "log.h"
 #include "offline.h"
 #include "plugin_set.h"
@@ -116,14 +117,16 @@ load_config(const struct nfs_cli *cli)
     return NULL;
 }
 
-/* What a configuration that passed the checks asks for: an offline run, for now. */
+/* What a configuration that passed the checks asks for: an offline run (inputs), or the
+ * daemon (interfaces), which takes the configuration over. */
 static int
-run(const struct nfs_config *cfg, const struct nfs_cli *cli)
+run(struct nfs_config **cfgp, const struct nfs_cli *cli)
 {
+    struct nfs_config *cfg = *cfgp;
+
     if (cfg->n_inputs == 0 && cfg->n_interfaces > 0) {
-        nfs_log_err("interfaces: live capture is not in this version yet; give inputs: in the "
-                    "configuration or --read FILE to meter capture files");
-        return 1;
+        *cfgp = NULL;
+        return nfs_live_run(cfg, cli);
     }
     if (cfg->n_inputs == 0) {
         nfs_log_err("nothing to read: the configuration has no inputs: (or interfaces:) and no "
@@ -172,7 +175,7 @@ main(int argc, char **argv)
         fprintf(stderr, "configuration OK\n");
         rc = 0;
     } else {
-        rc = run(cfg, &cli);
+        rc = run(&cfg, &cli);
     }
     nfs_config_free(cfg);
     nfs_cli_free(&cli);
