@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_acked (glibc's lacks it) */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -40,6 +41,8 @@
 #define UDP_SNDBUF    (4 << 20)
 
 enum kind { K_UDP, K_TCP, K_FILE };
+
+static atomic_uint spool_serial; /* disk spool file names: one serial per TCP collector */
 enum tcp_state { T_WAIT, T_CONNECTING, T_UP, T_CLOSING, T_DONE };
 
 struct counters {
@@ -709,7 +712,9 @@ open_udp_tcp(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
         announce(c, now_ms);
         return true;
     }
-    snprintf(tag, sizeof(tag), "nfsensor-spool-%ld-%u", (long)getpid(), c->env.index);
+    /* Unique in the process too: a daemon runs one exporter per interface. */
+    snprintf(tag, sizeof(tag), "nfsensor-spool-%ld-%u-%u", (long)getpid(),
+             atomic_fetch_add(&spool_serial, 1), c->env.index);
     if ((c->spool = nfs_spool_create(&so, err)) == NULL)
         return false;
     c->backoff_ms = c->o.reconnect_min_ms;
