@@ -90,7 +90,6 @@ struct daemon {
     pthread_mutex_t closers_lock;
     struct retired retired;
     unsigned next_pipeline; /* pipeline index for plugins */
-    bool keep_admin;
 };
 
 static uint64_t
@@ -388,7 +387,7 @@ static bool
 unit_open(struct daemon *d, struct unit *u, bool *fatal, struct nfs_error *err)
 {
     const struct nfs_config *cfg = u->gen->cfg;
-    uint32_t group = u->ifc.workers > 1 ? nfs_live_fanout_group(u->ifc.name) : 0;
+    uint32_t group = u->ifc.workers > 1 ? nfs_live_fanout_group() : 0;
 
     for (uint32_t i = 0; i < u->ifc.workers; i++) {
         struct nfs_live_options lo = {
@@ -420,12 +419,12 @@ unit_open(struct daemon *d, struct unit *u, bool *fatal, struct nfs_error *err)
 }
 
 static bool
-unit_start(struct unit *u, struct nfs_error *err)
+unit_start(struct unit *u, uint64_t from_us, struct nfs_error *err)
 {
     for (size_t i = 0; i < u->n_workers; i++) {
         struct nfs_export_queue *q = nfs_exporter_queue(u->exp, false, err);
 
-        if (q == NULL || !nfs_worker_start(u->workers[i], q, err))
+        if (q == NULL || !nfs_worker_start(u->workers[i], q, from_us, err))
             return false;
     }
     return true;
@@ -433,12 +432,13 @@ unit_start(struct unit *u, struct nfs_error *err)
 
 static void retire_unit(struct daemon *d, struct unit *u);
 
-/* Flushes every worker's flows, then lets the exporter drain on its own. */
+/* Flushes every worker's flows (frames from until_us on are left to a replacement; 0: none),
+ * then lets the exporter drain on its own. */
 static void
-unit_stop(struct daemon *d, struct unit *u)
+unit_stop(struct daemon *d, struct unit *u, uint64_t until_us)
 {
     for (size_t i = 0; i < u->n_workers; i++)
-        nfs_worker_stop(u->workers[i]);
+        nfs_worker_stop(u->workers[i], until_us);
     for (size_t i = 0; i < u->n_workers; i++)
         nfs_worker_join(u->workers[i]); /* its flows are in the queue now */
     retire_unit(d, u);
@@ -684,9 +684,10 @@ plan_make(struct daemon *d, struct gen *g, struct plan *p)
     return true;
 }
 
-/* Phase 2: units that are not kept flush their flows and go. */
+/* Phase 3: units that are not kept flush their flows and go; their replacements, already
+ * open, meter the frames from until_us on. */
 static void
-stop_dropped(struct daemon *d, const struct plan *p, size_t n_next)
+stop_dropped(struct daemon *d, const struct plan *p, size_t n_next, uint64_t until_us)
 {
     for (size_t i = 0; i < d->n_units; i++) {
         struct unit *u = d->units[i];
@@ -698,7 +699,7 @@ stop_dropped(struct daemon *d, const struct plan *p, size_t n_next)
             continue;
         nfs_log_info("%s: flushing its flows (interface changed or removed)", u->ifc.name);
         for (size_t k = 0; k < u->n_workers; k++)
-            nfs_worker_stop(u->workers[k]);
+            nfs_worker_stop(u->workers[k], until_us);
     }
     for (size_t i = 0; i < d->n_units; i++) {
         struct unit *u = d->units[i];
@@ -707,13 +708,13 @@ stop_dropped(struct daemon *d, const struct plan *p, size_t n_next)
         for (size_t k = 0; k < n_next && !kept; k++)
             kept = p->kept[k] && p->next[k] == u;
         if (!kept)
-            unit_stop(d, u);
+            unit_stop(d, u, until_us);
         d->units[i] = NULL;
     }
     d->n_units = 0;
 }
 
-/* Phase 3 for a kept unit: new timeouts in place, a new exporter switched to. */
+/* Phase 4 for a kept unit: new timeouts in place, a new exporter switched to. */
 static void
 update_kept(struct daemon *d, struct unit *u, struct gen *g, struct nfs_exporter *exp,
             char *key)
@@ -748,43 +749,68 @@ update_kept(struct daemon *d, struct unit *u, struct gen *g, struct nfs_exporter
  * Makes the running units those of g. startup: no units yet; failures are fatal (false);
  * privileges are dropped between opening the captures and starting the threads.
  */
+static uint64_t
+wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Phase 2: the captures of new and changed units open (old ones still run). False at startup
+ * when one cannot (the units made so far go to d for the shutdown). */
+static bool
+open_new(struct daemon *d, struct plan *p, size_t n, bool startup)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct nfs_error err;
+        bool fatal = false;
+
+        if (p->kept[i] || unit_open(d, p->next[i], &fatal, &err))
+            continue;
+        nfs_log_err("%s", err.msg);
+        if (startup) {
+            for (size_t k = i; k < n; k++)
+                unit_free(p->next[k]);
+            for (size_t k = 0; k < i; k++)
+                d->units[d->n_units++] = p->next[k];
+            return false;
+        }
+        unit_free(p->next[i]);
+        p->next[i] = NULL;
+    }
+    return true;
+}
+
+/*
+ * Makes the running units those of g. startup: no units yet; failures are fatal (false);
+ * privileges are dropped between opening the captures and starting the threads.
+ */
 static bool
 apply(struct daemon *d, struct gen *g, bool startup)
 {
     const struct nfs_config *cfg = g->cfg;
     struct plan p;
     size_t n = cfg->n_interfaces, kept = 0, started = 0;
+    uint64_t handover_us;
 
     if (!plan_make(d, g, &p))
         return false;
-    stop_dropped(d, &p, n);
-    for (size_t i = 0; i < n; i++) {
-        struct nfs_error err;
-        bool fatal = false;
-
+    if (!open_new(d, &p, n, startup))
+        return false;
+    handover_us = startup ? 0 : wall_us();
+    stop_dropped(d, &p, n, handover_us);
+    for (size_t i = 0; i < n; i++)
         if (p.kept[i]) {
             update_kept(d, p.next[i], g, p.new_exp[i], p.new_key[i]);
             kept++;
-            continue;
         }
-        if (!unit_open(d, p.next[i], &fatal, &err)) {
-            nfs_log_err("%s", err.msg);
-            if (startup) {
-                for (size_t k = i; k < n; k++)
-                    unit_free(p.next[k]);
-                for (size_t k = 0; k < i; k++)
-                    d->units[d->n_units++] = p.next[k];
-                return false;
-            }
-            unit_free(p.next[i]);
-            p.next[i] = NULL;
-        }
-    }
     if (startup) {
         struct nfs_error err;
         char who[160];
 
-        if (!nfs_privs_drop(d->cli->user, d->keep_admin, &err)) {
+        if (!nfs_privs_drop(d->cli->user, false, &err)) {
             nfs_log_err("%s", err.msg);
             for (size_t i = 0; i < n; i++)
                 if (p.next[i] != NULL)
@@ -800,7 +826,7 @@ apply(struct daemon *d, struct gen *g, bool startup)
         if (p.next[i] == NULL)
             continue;
         if (!p.kept[i]) {
-            if (!unit_start(p.next[i], &err)) {
+            if (!unit_start(p.next[i], handover_us, &err)) {
                 nfs_log_err("%s: %s", p.next[i]->ifc.name, err.msg);
                 if (startup) {
                     d->units[d->n_units++] = p.next[i];
@@ -866,9 +892,9 @@ shutdown_all(struct daemon *d)
     nfs_log_info("stopping: flushing every flow");
     for (size_t i = 0; i < d->n_units; i++)
         for (size_t k = 0; k < d->units[i]->n_workers; k++)
-            nfs_worker_stop(d->units[i]->workers[k]);
+            nfs_worker_stop(d->units[i]->workers[k], 0);
     for (size_t i = 0; i < d->n_units; i++) {
-        unit_stop(d, d->units[i]);
+        unit_stop(d, d->units[i], 0);
         d->units[i] = NULL;
     }
     d->n_units = 0;

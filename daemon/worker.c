@@ -50,6 +50,8 @@ struct nfs_worker {
     bool new_timeouts;
     struct nfs_flow_options timeouts;
     atomic_bool stop;
+    _Atomic uint64_t until_us; /* with stop: meter frames stamped before this only (0: all) */
+    uint64_t from_us;          /* meter frames stamped from this on only */
     /* published, under lock */
     struct nfs_worker_snap snap;
 };
@@ -214,6 +216,21 @@ mailbox(struct nfs_worker *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+/* Keeps the frames stamped in [from_us, until_us): a restart's handover (nfs_worker_stop). */
+static int
+handover(struct nfs_worker *w, int n)
+{
+    uint64_t until = atomic_load(&w->until_us);
+    int k = 0;
+
+    if (w->from_us == 0 && until == 0)
+        return n;
+    for (int i = 0; i < n; i++)
+        if (w->frames[i].ts_us >= w->from_us && (until == 0 || w->frames[i].ts_us < until))
+            w->frames[k++] = w->frames[i];
+    return k;
+}
+
 /* Reads what the capture holds; false when it failed. */
 static bool
 read_capture(struct nfs_worker *w, short revents)
@@ -229,7 +246,7 @@ read_capture(struct nfs_worker *w, short revents)
         }
         if (n == 0)
             break;
-        nfs_pipeline_frames(w->pipeline, w->frames, (size_t)n);
+        nfs_pipeline_frames(w->pipeline, w->frames, (size_t)handover(w, n));
     }
     if (n == 0 && (revents & (POLLERR | POLLHUP | POLLNVAL))) {
         char msg[96];
@@ -245,12 +262,19 @@ static void *
 run(void *arg)
 {
     struct nfs_worker *w = arg;
+    uint64_t drain_end = 0;
 
-    while (!atomic_load(&w->stop)) {
+    while (true) {
         struct pollfd pfd[2] = {{.fd = w->wake_fd, .events = POLLIN}};
         uint64_t now = mono_ms();
         int timeout = WORKER_POLL_MS;
 
+        if (atomic_load(&w->stop) && drain_end == 0)
+            drain_end = now + WORKER_DRAIN_MS;
+        if (drain_end != 0 && (now >= drain_end || w->live == NULL))
+            break;
+        if (drain_end != 0 && drain_end - now < (uint64_t)timeout)
+            timeout = (int)(drain_end - now);
         mailbox(w);
         if (w->live == NULL && now >= w->retry_at_ms)
             retry(w, now);
@@ -276,11 +300,13 @@ run(void *arg)
 }
 
 bool
-nfs_worker_start(struct nfs_worker *w, struct nfs_export_queue *q, struct nfs_error *err)
+nfs_worker_start(struct nfs_worker *w, struct nfs_export_queue *q, uint64_t from_us,
+                 struct nfs_error *err)
 {
     int rc;
 
     w->queue = q;
+    w->from_us = from_us;
     rc = pthread_create(&w->thread, NULL, run, w);
     if (rc != 0) {
         nfs_error_set(err, "%s: cannot start a thread: %s", w->label, strerror(rc));
@@ -312,8 +338,10 @@ nfs_worker_set_timeouts(struct nfs_worker *w, const struct nfs_flow_options *flo
 }
 
 void
-nfs_worker_stop(struct nfs_worker *w)
+nfs_worker_stop(struct nfs_worker *w, uint64_t until_us)
 {
+    if (!atomic_load(&w->stop))
+        atomic_store(&w->until_us, until_us);
     atomic_store(&w->stop, true);
     wake(w);
 }
@@ -322,7 +350,7 @@ void
 nfs_worker_join(struct nfs_worker *w)
 {
     if (w->started) {
-        nfs_worker_stop(w);
+        nfs_worker_stop(w, 0);
         pthread_join(w->thread, NULL);
         w->started = false;
     }

@@ -19,6 +19,7 @@
 #include "pipeline.h"
 
 #define WORKER_POLL_MS 100
+#define WORKER_DRAIN_MS 250 /* > the capture's 100 ms block timeout */
 
 enum nfs_worker_state { NFS_WORKER_CAPTURING = 0, NFS_WORKER_RETRYING = 1 };
 
@@ -43,8 +44,12 @@ struct nfs_worker *nfs_worker_create(const struct nfs_live_options *opt,
                                      const struct nfs_pipeline_options *po, const char *label,
                                      bool *fatal, struct nfs_error *err);
 
-/* Starts the thread, exporting into q (a dropping queue). */
-bool nfs_worker_start(struct nfs_worker *w, struct nfs_export_queue *q, struct nfs_error *err);
+/*
+ * Starts the thread, exporting into q (a dropping queue). Frames stamped before from_us (wall
+ * clock, µs; 0: none) are left to the worker this one replaces (see nfs_worker_stop).
+ */
+bool nfs_worker_start(struct nfs_worker *w, struct nfs_export_queue *q, uint64_t from_us,
+                      struct nfs_error *err);
 
 /* Makes the thread export into q from now on; returns once it does (the old queue is then
  * free of this producer). */
@@ -53,8 +58,14 @@ void nfs_worker_swap_queue(struct nfs_worker *w, struct nfs_export_queue *q);
 /* The pipeline's idle, active and linger timeouts change (applied by the thread). */
 void nfs_worker_set_timeouts(struct nfs_worker *w, const struct nfs_flow_options *flows);
 
-/* Asks the thread to stop: its queue turns blocking, every flow is flushed into it. */
-void nfs_worker_stop(struct nfs_worker *w);
+/*
+ * Asks the thread to stop. It first drains its ring for WORKER_DRAIN_MS (the kernel hands a
+ * ring block over only when it is full or its timeout passed), metering only frames stamped
+ * before until_us (0: all): a replacing worker, opened at until_us, meters the rest, so a
+ * restart loses and doubles no packet. Then its queue turns blocking and every flow is flushed
+ * into it.
+ */
+void nfs_worker_stop(struct nfs_worker *w, uint64_t until_us);
 
 /* Waits for a stopped thread (its flows are then in its queue). Idempotent. */
 void nfs_worker_join(struct nfs_worker *w);

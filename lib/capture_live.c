@@ -21,7 +21,7 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -239,21 +239,11 @@ nfs_live_drops(struct nfs_live *l)
 }
 
 uint32_t
-nfs_live_fanout_group(const char *interface)
+nfs_live_fanout_group(void)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static char names[256][IF_NAMESIZE];
-    static size_t n;
-    uint32_t base = ((uint32_t)getpid() * 2654435761u) >> 16, id = 0;
+    static atomic_uint next;
+    uint32_t base = ((uint32_t)getpid() * 2654435761u) >> 16;
+    uint32_t id = (base + atomic_fetch_add(&next, 1)) & 0xFFFF;
 
-    pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n && id == 0; i++)
-        if (strncmp(names[i], interface, IF_NAMESIZE) == 0)
-            id = (uint32_t)((base + i) & 0xFFFF);
-    if (id == 0 && n < NFS_NITEMS(names)) {
-        snprintf(names[n], IF_NAMESIZE, "%s", interface);
-        id = (uint32_t)((base + n++) & 0xFFFF);
-    }
-    pthread_mutex_unlock(&lock);
-    return id == 0 ? 1 : id;
+    return id == 0 ? 0x8000 : id;
 }

@@ -53,7 +53,9 @@ int nfs_live_read(struct nfs_live *l, struct nfs_frame *f, int max, struct nfs_e
 /* Packets the kernel dropped since the open (ring full, interface drops). */
 uint64_t nfs_live_drops(struct nfs_live *l);
 
-/* A fanout group id for an interface, unique in this process and stable across reopens. */
-uint32_t nfs_live_fanout_group(const char *interface);
+/* A new PACKET_FANOUT group id, never returned before by this process: the sockets of one
+ * set of workers share it (also when they reopen); a restarted set gets another, so old and
+ * new sockets never split one group's packets. */
+uint32_t nfs_live_fanout_group(void);
 
 #endif
