@@ -62,7 +62,7 @@ struct unit {
     struct gen *gen;     /* the pipelines' configuration */
     struct gen *exp_gen; /* the exporter's */
     struct nfs_exporter *exp;
-    char *export_key;    /* what the exporter was made from: same key, same exporter */
+    char *export_key; /* what the exporter was made from: same key, same exporter */
     struct nfs_worker *workers[64];
     size_t n_workers;
 };
@@ -205,8 +205,8 @@ same_interface(const struct nfs_config_interface *a, const struct nfs_config_int
  * two exporters cannot write one file.
  */
 static void
-target_for(const struct nfs_config *cfg, const struct nfs_config_collector *c,
-           const char *ifname, char *buf, size_t size)
+target_for(const struct nfs_config *cfg, const struct nfs_config_collector *c, const char *ifname,
+           char *buf, size_t size)
 {
     const char *slash, *dot;
 
@@ -623,7 +623,7 @@ find_unit(struct daemon *d, const char *name)
 }
 
 struct plan {
-    struct unit *next[MAX_UNITS];   /* the new unit list, in the new configuration's order */
+    struct unit *next[MAX_UNITS]; /* the new unit list, in the new configuration's order */
     bool kept[MAX_UNITS];
     struct nfs_exporter *new_exp[MAX_UNITS]; /* kept units whose exporter changes */
     char *new_key[MAX_UNITS];
@@ -716,8 +716,7 @@ stop_dropped(struct daemon *d, const struct plan *p, size_t n_next, uint64_t unt
 
 /* Phase 4 for a kept unit: new timeouts in place, a new exporter switched to. */
 static void
-update_kept(struct daemon *d, struct unit *u, struct gen *g, struct nfs_exporter *exp,
-            char *key)
+update_kept(struct daemon *d, struct unit *u, struct gen *g, struct nfs_exporter *exp, char *key)
 {
     if (!same_timeouts(&u->gen->cfg->flows, &g->cfg->flows))
         for (size_t i = 0; i < u->n_workers; i++)
@@ -836,9 +835,9 @@ apply(struct daemon *d, struct gen *g, bool startup)
                 continue;
             }
             started++;
-            nfs_log_info("%s: capturing (observation domain %u, %u worker%s)",
-                         p.next[i]->ifc.name, p.next[i]->ifc.observation_domain,
-                         p.next[i]->ifc.workers, p.next[i]->ifc.workers == 1 ? "" : "s");
+            nfs_log_info("%s: capturing (observation domain %u, %u worker%s)", p.next[i]->ifc.name,
+                         p.next[i]->ifc.observation_domain, p.next[i]->ifc.workers,
+                         p.next[i]->ifc.workers == 1 ? "" : "s");
         }
         d->units[d->n_units++] = p.next[i];
     }
@@ -901,8 +900,7 @@ shutdown_all(struct daemon *d)
     join_closers(d);
     nfs_log_info("stopped: %" PRIu64 " packets, %" PRIu64 " drops, %" PRIu64
                  " records exported, %" PRIu64 " dropped (export queue full)",
-                 d->retired.packets, d->retired.drops, d->retired.records,
-                 d->retired.queue_full);
+                 d->retired.packets, d->retired.drops, d->retired.records, d->retired.queue_full);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -136,7 +136,8 @@ nfs_privs_describe(char *buf, size_t size)
         if ((d[names[i].cap / 32].effective >> (names[i].cap % 32)) & 1)
             len += (size_t)snprintf(buf + len, size - len, " %s", names[i].name);
     for (int cap = 0; cap < 64; cap++)
-        if (cap != CAP_NET_RAW && cap != CAP_NET_ADMIN && ((d[cap / 32].effective >> (cap % 32)) & 1))
+        if (cap != CAP_NET_RAW && cap != CAP_NET_ADMIN &&
+            ((d[cap / 32].effective >> (cap % 32)) & 1))
             others++;
     if (len < size && others > 0)
         snprintf(buf + len, size - len, " and %d others", others);

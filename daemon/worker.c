@@ -19,13 +19,13 @@
 
 #include "log.h"
 
-#define BATCH           256
-#define READS_PER_LOOP  16
-#define TICK_MS         250     /* wall-clock expiry at least this often */
-#define PUBLISH_MS      200
-#define RETRY_FIRST_MS  1000
-#define RETRY_MAX_MS    30000
-#define STABLE_MS       10000   /* a capture up this long resets the backoff */
+#define BATCH          256
+#define READS_PER_LOOP 16
+#define TICK_MS        250 /* wall-clock expiry at least this often */
+#define PUBLISH_MS     200
+#define RETRY_FIRST_MS 1000
+#define RETRY_MAX_MS   30000
+#define STABLE_MS      10000 /* a capture up this long resets the backoff */
 
 struct nfs_worker {
     char label[40];
@@ -191,8 +191,8 @@ retry(struct nfs_worker *w, uint64_t now_ms)
     snprintf(w->snap.why, sizeof(w->snap.why), "%.150s", e.msg);
     pthread_mutex_unlock(&w->lock);
     if (w->retry_delay_ms < RETRY_MAX_MS)
-        w->retry_delay_ms = w->retry_delay_ms * 2 < RETRY_MAX_MS ? w->retry_delay_ms * 2
-                                                                  : RETRY_MAX_MS;
+        w->retry_delay_ms =
+            w->retry_delay_ms * 2 < RETRY_MAX_MS ? w->retry_delay_ms * 2 : RETRY_MAX_MS;
     w->retry_at_ms = now_ms + w->retry_delay_ms;
 }
 

@@ -18,7 +18,7 @@
 #include "exporter.h"
 #include "pipeline.h"
 
-#define WORKER_POLL_MS 100
+#define WORKER_POLL_MS  100
 #define WORKER_DRAIN_MS 250 /* > the capture's 100 ms block timeout */
 
 enum nfs_worker_state { NFS_WORKER_CAPTURING = 0, NFS_WORKER_RETRYING = 1 };
@@ -26,11 +26,11 @@ enum nfs_worker_state { NFS_WORKER_CAPTURING = 0, NFS_WORKER_RETRYING = 1 };
 /* What a worker publishes; copied out with nfs_worker_snapshot. */
 struct nfs_worker_snap {
     struct nfs_counters counters;
-    uint64_t drops;        /* kernel drops, over every capture socket the worker opened */
+    uint64_t drops; /* kernel drops, over every capture socket the worker opened */
     uint64_t active_flows;
-    uint64_t beat_ms;      /* CLOCK_MONOTONIC of its last loop */
+    uint64_t beat_ms; /* CLOCK_MONOTONIC of its last loop */
     enum nfs_worker_state state;
-    char why[160];         /* while retrying: the last failure */
+    char why[160]; /* while retrying: the last failure */
 };
 
 struct nfs_worker;

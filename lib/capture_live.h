@@ -18,7 +18,7 @@ struct nfs_live;
 
 struct nfs_live_options {
     const char *interface;
-    const char *bpf;       /* NULL or "": every packet */
+    const char *bpf; /* NULL or "": every packet */
     bool promiscuous;
     uint32_t snaplen;
     uint64_t buffer_bytes; /* kernel ring size */

@@ -31,8 +31,7 @@ stall_setup(void **ctx, const void *conf, const struct nfs_plugin_env *env, stru
 }
 
 static enum nfs_verdict
-stall_packet(void *ctx, void *state, const struct nfs_flow *flow,
-             const struct nfs_observation *obs)
+stall_packet(void *ctx, void *state, const struct nfs_flow *flow, const struct nfs_observation *obs)
 {
     const struct stall_conf *conf = ctx;
 
