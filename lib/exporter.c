@@ -1052,6 +1052,8 @@ nfs_exporter_stop(struct nfs_exporter *exp, struct nfs_error *err)
     struct nfs_exporter_totals t;
     bool ok = true;
 
+    if (exp == NULL)
+        return true;
     if (exp->stopped)
         return exp->stop_ok;
     exp->stopped = true;

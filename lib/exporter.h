@@ -194,6 +194,7 @@ const struct nfs_ipfix_model *nfs_exporter_model(const struct nfs_exporter *exp)
 /*
  * The first half of close: drains, delivers and closes every collector (same result as close)
  * but keeps the counters readable, for a final nfs_exporter_print_stats. Then call close.
+ * NULL-safe; a second call returns the first one's result.
  */
 bool nfs_exporter_stop(struct nfs_exporter *exp, struct nfs_error *err);
 
