@@ -267,6 +267,7 @@ exporter_make(const struct nfs_config *cfg, const struct nfs_config_interface *i
 
         target_for(cfg, &cfg->collectors[i], ifc->name, target, sizeof(target));
         nfs_collector_options_default(&co, target);
+        nfs_config_collector_options(&cfg->collectors[i], &co);
         co.require_connect = false; /* a collector that is away is retried, not fatal */
         if (!nfs_exporter_add_collector(exp, &co, err)) {
             nfs_exporter_close(exp, NULL);

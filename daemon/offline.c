@@ -61,14 +61,33 @@ open_sinks(const struct nfs_config *cfg, struct sinks *s)
     if (cfg->n_collectors > 0 && (s->exporter = nfs_exporter_create(&eo, &err)) == NULL)
         return nfs_log_err("%s", err.msg), false;
     for (size_t i = 0; i < cfg->n_collectors; i++) {
+        struct nfs_collector_options co;
+
         nfs_config_collector_target(&cfg->collectors[i], target, sizeof(target));
-        if (!nfs_exporter_add(s->exporter, target, &err))
+        nfs_collector_options_default(&co, target);
+        nfs_config_collector_options(&cfg->collectors[i], &co);
+        co.require_connect = true; /* an offline run fails at once on a collector it cannot reach */
+        if (!nfs_exporter_add_collector(s->exporter, &co, &err))
             return nfs_log_err("%s", err.msg), false;
     }
     if (cfg->output.csv[0] != '\0' &&
         (s->csv = nfs_csv_open(cfg->output.csv, groups, n_groups, &err)) == NULL)
         return nfs_log_err("%s", err.msg), false;
     return true;
+}
+
+/* The metering figures of the run, for the exporter's statistics records (RFC 7011 4.1). */
+static void
+report_metering(struct sinks *s, const struct nfs_counters *c)
+{
+    if (s->exporter == NULL)
+        return;
+    nfs_exporter_set_metering(s->exporter, &(struct nfs_exporter_metering){
+                                               .packets = c->v[NFS_C_PACKETS],
+                                               .octets = c->v[NFS_C_BYTES],
+                                               .ignored_packets = nfs_counters_ignored(c),
+                                               .flows = c->v[NFS_C_FLOWS_CREATED],
+                                           });
 }
 
 static bool
@@ -166,6 +185,7 @@ nfs_offline_run(const struct nfs_config *cfg, const char *bpf)
     }
     input_ok = read_inputs(cfg, bpf, p);
     nfs_pipeline_flush(p);
+    report_metering(&sinks, nfs_pipeline_counters(p));
     nfs_pipeline_destroy(p);
     output_ok = close_sinks(&sinks);
     return input_ok && output_ok ? 0 : 1;

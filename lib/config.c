@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "config_internal.h"
+#include "exporter.h"
 
 void
 nfs_config_error(struct nfs_config_loader *L, const struct nfs_config_pos *pos, const char *path,
@@ -688,6 +689,19 @@ check_collectors(struct nfs_config_loader *L)
             }
         }
     }
+}
+
+void
+nfs_config_collector_options(const struct nfs_config_collector *c, struct nfs_collector_options *co)
+{
+    co->spool_bytes = c->spool_bytes;
+    co->spool_disk_bytes = c->spool_disk_bytes;
+    co->replay_bytes = c->replay_bytes;
+    co->spool_dir = c->spool_dir[0] ? c->spool_dir : NULL;
+    co->reconnect_min_ms = (uint32_t)c->reconnect_min_ms;
+    co->reconnect_max_ms = (uint32_t)c->reconnect_max_ms;
+    co->rotate_s = (uint32_t)(c->rotate_ms / 1000);
+    co->rotate_bytes = c->rotate_bytes;
 }
 
 void

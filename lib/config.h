@@ -57,7 +57,19 @@ struct nfs_config_collector {
     char address[264]; /* "HOST:PORT" or "[V6]:PORT"; "" for a file */
     enum nfs_transport transport;
     char file[NFS_CONFIG_PATH_SIZE];
+    /* TCP: how an outage is ridden out (docs/collectors.md) */
+    uint64_t spool_bytes, spool_disk_bytes, replay_bytes;
+    char spool_dir[NFS_CONFIG_PATH_SIZE];
+    uint64_t reconnect_min_ms, reconnect_max_ms;
+    /* files */
+    uint64_t rotate_ms, rotate_bytes;
 };
+
+struct nfs_collector_options;
+
+/* Fills co (after nfs_collector_options_default) from the collector's keys; target stays. */
+void nfs_config_collector_options(const struct nfs_config_collector *c,
+                                  struct nfs_collector_options *co);
 
 /* An enabled plugin and its options, filled in and checked against the plugin's table. */
 struct nfs_config_plugin {

@@ -135,6 +135,14 @@ is_file(const void *elem)
     return !is_network(elem);
 }
 
+static bool
+is_tcp(const void *elem)
+{
+    const struct nfs_config_collector *c = elem;
+
+    return is_network(elem) && c->transport == NFS_TRANSPORT_TCP;
+}
+
 /* Rows leave the columns they do not use (choices, check...) to zero. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -192,7 +200,23 @@ const struct nfs_config_key nfs_config_keys[] = {
      .check = check_hostport, .shown = is_network, .expect = "HOST:PORT such as 192.0.2.10:4739"},
     {NFS_CT_CHOICE,   "collectors[].transport",      COLL(transport),               NONE,            "udp",       NFS_CK_RELOAD,       "udp or tcp, for an address",
      .choices = transports, .shown = is_network},
-    {NFS_CT_PATH,     "collectors[].file",           COLL(file),                    NONE,            "",      NFS_CK_RELOAD,       "RFC 5655 IPFIX file instead of an address (- for standard output)",
+    {NFS_CT_PATH,     "collectors[].file",           COLL(file),                    NONE,            "",      NFS_CK_RELOAD,       "RFC 5655 IPFIX file instead of an address (- for standard output); may hold strftime conversions",
+     .shown = is_file},
+    {NFS_CT_SIZE,     "collectors[].spool",          COLL(spool_bytes),             1u << 16, 1ull << 40, "64MiB", NFS_CK_RELOAD,      "TCP: records kept in memory while the collector is away (and for replay); beyond it they are dropped and counted",
+     .shown = is_tcp},
+    {NFS_CT_PATH,     "collectors[].spool_dir",      COLL(spool_dir),               NONE,            "",      NFS_CK_RELOAD,       "TCP: existing directory where a full memory spool spills; empty: no disk spool",
+     .shown = is_tcp},
+    {NFS_CT_SIZE,     "collectors[].spool_disk",     COLL(spool_disk_bytes),        1u << 20, 1ull << 44, "1GiB", NFS_CK_RELOAD,       "TCP: bound of the disk spool",
+     .shown = is_tcp},
+    {NFS_CT_SIZE,     "collectors[].replay",         COLL(replay_bytes),            0, 1ull << 40,   "8MiB",      NFS_CK_RELOAD,       "TCP: sent bytes kept to resend after a connection reset (at most half the spool)",
+     .shown = is_tcp},
+    {NFS_CT_DURATION, "collectors[].reconnect_min",  COLL(reconnect_min_ms),        100, SECONDS(3600), "1s",     NFS_CK_RELOAD,       "TCP: first reconnect delay, doubled after each failure",
+     .shown = is_tcp},
+    {NFS_CT_DURATION, "collectors[].reconnect_max",  COLL(reconnect_max_ms),        100, SECONDS(3600), "60s",    NFS_CK_RELOAD,       "TCP: longest reconnect delay",
+     .shown = is_tcp},
+    {NFS_CT_DURATION, "collectors[].rotate",         COLL(rotate_ms),               0, DAYS(366),    "0s",        NFS_CK_RELOAD,       "file: start a new file this often (the name's strftime conversions tell them apart); 0: never",
+     .shown = is_file},
+    {NFS_CT_SIZE,     "collectors[].rotate_size",    COLL(rotate_bytes),            0, 1ull << 44,   "0",         NFS_CK_RELOAD,       "file: start a new file before this size; 0: never",
      .shown = is_file},
 
     {NFS_CT_SECTION,  "output",                      NONE,                          NONE,            NULL,        0,                   "other outputs"},
