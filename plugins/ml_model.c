@@ -359,7 +359,7 @@ boosting(struct loader *ld, yaml_node_t *root)
     struct nfs_ml_model *m = ld->m;
     yaml_node_t *lr = need(ld, root, "learning_rate"), *init, *link = need(ld, root, "link");
     yaml_node_item_t *it;
-    unsigned l;
+    unsigned l = 0; /* set by word(); gcc -O3 cannot see it */
     size_t n;
 
     if (lr == NULL || link == NULL || !to_double(ld, lr, &m->learning_rate) ||
@@ -392,7 +392,7 @@ model(struct loader *ld, yaml_node_t *root)
     yaml_node_t *ver, *kind, *feats, *classes, *trees;
     yaml_node_item_t *it;
     long long v;
-    unsigned k;
+    unsigned k = 0; /* set by word(); gcc -O3 cannot see it */
 
     if (root->type != YAML_MAPPING_NODE)
         return fail(ld, root, "expected a mapping (nfsensor_model: 1, kind: ..., trees: ...)");
