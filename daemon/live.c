@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "exporter.h"
 #include "log.h"
 #include "notify.h"
@@ -91,12 +92,6 @@ struct daemon {
     struct retired retired;
     unsigned next_pipeline; /* pipeline index for plugins */
 };
-
-static uint64_t
-mono_ms(void)
-{
-    return nfs_notify_monotonic_usec() / 1000;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Configurations */
@@ -590,7 +585,7 @@ log_statistics(struct daemon *d)
 static bool
 all_alive(struct daemon *d, uint64_t stale_ms, bool *warned)
 {
-    uint64_t now = mono_ms();
+    uint64_t now = nfs_mono_ms();
 
     for (size_t i = 0; i < d->n_units; i++)
         for (size_t k = 0; k < d->units[i]->n_workers; k++) {
@@ -745,19 +740,6 @@ update_kept(struct daemon *d, struct unit *u, struct gen *g, struct nfs_exporter
     nfs_log_info("%s: exporting to the new collectors", u->ifc.name);
 }
 
-/*
- * Makes the running units those of g. startup: no units yet; failures are fatal (false);
- * privileges are dropped between opening the captures and starting the threads.
- */
-static uint64_t
-wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Phase 2: the captures of new and changed units open (old ones still run). False at startup
  * when one cannot (the units made so far go to d for the shutdown). */
 static bool
@@ -799,7 +781,7 @@ apply(struct daemon *d, struct gen *g, bool startup)
         return false;
     if (!open_new(d, &p, n, startup))
         return false;
-    handover_us = startup ? 0 : wall_us();
+    handover_us = startup ? 0 : nfs_wall_us();
     stop_dropped(d, &p, n, handover_us);
     for (size_t i = 0; i < n; i++)
         if (p.kept[i]) {
@@ -933,7 +915,7 @@ main_loop(struct daemon *d, int sfd)
     while (true) {
         struct pollfd pfd = {.fd = sfd, .events = POLLIN};
         struct signalfd_siginfo si;
-        uint64_t now = mono_ms();
+        uint64_t now = nfs_mono_ms();
         int timeout = 1000;
 
         if (now >= next_status) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "csv.h"
 #include "exporter.h"
 #include "log.h"
@@ -105,15 +106,6 @@ close_sinks(struct sinks *s)
     return ok;
 }
 
-static uint64_t
-monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* On a terminal: packets, flows and share of the input read, twice a second. */
 static void
 show_progress(const struct nfs_capture *cap, const struct nfs_pipeline *p, bool final)
@@ -144,9 +136,9 @@ read_inputs(const struct nfs_config *cfg, const char *bpf, struct nfs_pipeline *
     }
     while ((rc = nfs_capture_next_batch(cap, f, (int)NFS_NITEMS(f), &err)) > 0) {
         nfs_pipeline_frames(p, f, (size_t)rc);
-        if (tty && monotonic_ms() >= next_progress) {
+        if (tty && nfs_mono_ms() >= next_progress) {
             show_progress(cap, p, false);
-            next_progress = monotonic_ms() + 500;
+            next_progress = nfs_mono_ms() + 500;
         }
     }
     if (tty)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define BATCH          256
@@ -55,24 +56,6 @@ struct nfs_worker {
     /* published, under lock */
     struct nfs_worker_snap snap;
 };
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void
 emit(void *ctx, const struct nfs_record *rec, const void *const *groups)
@@ -131,14 +114,14 @@ nfs_worker_create(const struct nfs_live_options *opt, const struct nfs_pipeline_
         return NULL;
     }
     *fatal = false;
-    w->opened_ms = mono_ms();
+    w->opened_ms = nfs_mono_ms();
     if (w->live == NULL) {
         nfs_log_warn("%s; retrying every %u s at first", e.msg, RETRY_FIRST_MS / 1000);
         w->snap.state = NFS_WORKER_RETRYING;
         snprintf(w->snap.why, sizeof(w->snap.why), "%.150s", e.msg);
-        w->retry_at_ms = mono_ms() + w->retry_delay_ms;
+        w->retry_at_ms = nfs_mono_ms() + w->retry_delay_ms;
     }
-    w->snap.beat_ms = mono_ms();
+    w->snap.beat_ms = nfs_mono_ms();
     return w;
 }
 
@@ -241,7 +224,7 @@ read_capture(struct nfs_worker *w, short revents)
     for (int i = 0; i < READS_PER_LOOP; i++) {
         n = nfs_live_read(w->live, w->frames, BATCH, &e);
         if (n < 0) {
-            capture_failed(w, e.msg, mono_ms());
+            capture_failed(w, e.msg, nfs_mono_ms());
             return false;
         }
         if (n == 0)
@@ -252,7 +235,7 @@ read_capture(struct nfs_worker *w, short revents)
         char msg[96];
 
         snprintf(msg, sizeof(msg), "%s: capture socket error", w->label);
-        capture_failed(w, msg, mono_ms());
+        capture_failed(w, msg, nfs_mono_ms());
         return false;
     }
     return true;
@@ -266,7 +249,7 @@ run(void *arg)
 
     while (true) {
         struct pollfd pfd[2] = {{.fd = w->wake_fd, .events = POLLIN}};
-        uint64_t now = mono_ms();
+        uint64_t now = nfs_mono_ms();
         int timeout = WORKER_POLL_MS;
 
         if (atomic_load(&w->stop) && drain_end == 0)
@@ -284,9 +267,9 @@ run(void *arg)
             timeout = (int)(w->retry_at_ms - now);
         if (poll(pfd, w->live ? 2 : 1, timeout) > 0 && w->live && pfd[1].revents)
             read_capture(w, pfd[1].revents);
-        now = mono_ms();
+        now = nfs_mono_ms();
         if (now - w->last_tick_ms >= TICK_MS) {
-            nfs_pipeline_tick(w->pipeline, wall_us());
+            nfs_pipeline_tick(w->pipeline, nfs_wall_us());
             w->last_tick_ms = now;
         }
         if (now - w->last_publish_ms >= PUBLISH_MS)
@@ -295,7 +278,7 @@ run(void *arg)
     mailbox(w);
     nfs_export_queue_set_blocking(w->queue, true);
     nfs_pipeline_flush(w->pipeline);
-    publish(w, mono_ms());
+    publish(w, nfs_mono_ms());
     return NULL;
 }
 

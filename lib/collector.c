@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "spool.h"
 
 #define MAX_ADDRS     4
@@ -627,15 +628,6 @@ file_before_item(struct nfs_collector *c, uint64_t now_ms)
 /* ------------------------------------------------------------------------------------------ */
 /* Common */
 
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 framed(void *ctx, struct nfs_ipfix_msg *m)
 {
@@ -646,7 +638,7 @@ framed(void *ctx, struct nfs_ipfix_msg *m)
         udp_send(c, m);
         break;
     case K_TCP:
-        tcp_spool(c, m, mono_ms());
+        tcp_spool(c, m, nfs_mono_ms());
         break;
     case K_FILE:
         file_write(c, m);
@@ -747,7 +739,7 @@ nfs_collector_open(const struct nfs_collector_options *o, const struct nfs_colle
                    struct nfs_error *err)
 {
     struct nfs_collector *c = calloc(1, sizeof(*c));
-    uint64_t now_ms = mono_ms();
+    uint64_t now_ms = nfs_mono_ms();
     bool ok;
 
     if (c == NULL || (c->name = strdup(o->target)) == NULL) {

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "export_framer.h"
 #include "export_queue.h"
@@ -126,24 +127,6 @@ struct nfs_exporter {
     atomic_uint_fast64_t encoded, encode_errors;
     struct nfs_exporter_metering metering;
 };
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static bool
 gerror_fail(struct nfs_error *err, GError *gerr, const char *what)
@@ -241,7 +224,7 @@ deliver(void *ctx, const struct nfs_ipfix_item *item)
         exp->meta_head = (exp->meta_head + 1) % META_MAX;
         exp->meta_n--;
     }
-    now_ms = mono_ms();
+    now_ms = nfs_mono_ms();
     for (size_t i = 0; i < exp->n_collectors; i++)
         if (exp->deliver_to < 0 || (size_t)exp->deliver_to == i)
             nfs_collector_add(exp->collectors[i], &it, now_ms);
@@ -376,7 +359,7 @@ send_stats(struct nfs_exporter *exp)
 {
     struct nfs_exporter_metering m;
     struct nfs_exporter_totals tot;
-    uint64_t now = wall_ms();
+    uint64_t now = nfs_wall_ms();
     uint8_t buf[128];
 
     if (!exp->have_stats)
@@ -778,7 +761,7 @@ wait_io(struct nfs_exporter *exp, uint64_t timeout_ms, uint64_t now_ms)
             timeout_ms = 0;
     }
     if (poll(pfd, n, (int)timeout_ms) > 0) {
-        now_ms = mono_ms();
+        now_ms = nfs_mono_ms();
         for (nfds_t k = 1; k < n; k++)
             if (pfd[k].revents)
                 nfs_collector_io(exp->collectors[who[k]], pfd[k].revents, now_ms);
@@ -808,7 +791,7 @@ timers(struct nfs_exporter *exp, uint64_t now_ms)
 static void
 drain_collectors(struct nfs_exporter *exp)
 {
-    uint64_t now = mono_ms(), deadline = now + exp->opt.drain_timeout_ms;
+    uint64_t now = nfs_mono_ms(), deadline = now + exp->opt.drain_timeout_ms;
 
     exp->draining = true;
     while (drain_queues(exp, SIZE_MAX) != 0)
@@ -820,7 +803,7 @@ drain_collectors(struct nfs_exporter *exp)
         bool all = true;
         uint64_t next;
 
-        now = mono_ms();
+        now = nfs_mono_ms();
         for (size_t i = 0; i < exp->n_collectors; i++)
             if (!nfs_collector_drained(exp->collectors[i], now))
                 all = false;
@@ -830,7 +813,7 @@ drain_collectors(struct nfs_exporter *exp)
         next = timers(exp, now);
         wait_io(exp, next > now ? (next - now < 100 ? next - now : 100) : 0, now);
     }
-    publish(exp, mono_ms(), true);
+    publish(exp, nfs_mono_ms(), true);
 }
 
 /* How long the loop may sleep: not at all while busy, naps for QUIET_MS after the last record,
@@ -849,14 +832,14 @@ static void *
 run(void *arg)
 {
     struct nfs_exporter *exp = arg;
-    uint64_t last_busy = mono_ms();
+    uint64_t last_busy = nfs_mono_ms();
 
-    exp->next_stats_ms = mono_ms() + (uint64_t)exp->opt.stats_interval_s * 1000;
+    exp->next_stats_ms = nfs_mono_ms() + (uint64_t)exp->opt.stats_interval_s * 1000;
     while (true) {
         uint64_t now, next;
         size_t done = drain_queues(exp, BATCH);
 
-        now = mono_ms();
+        now = nfs_mono_ms();
         if (done != 0)
             last_busy = now;
         serve_flush(exp, now);
