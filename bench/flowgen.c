@@ -16,17 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v);
-}
+#include "frame_bytes.h"
 
 /* Packet `round` of flow i into f; returns the frame length. */
 static size_t

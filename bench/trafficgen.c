@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame_bytes.h"
+
 enum kind { TLS, HTTP, DNS, QUIC, ICMP };
 
 struct conv {
@@ -29,22 +31,7 @@ static uint64_t rng_state = 88172645463325252ull;
 static uint64_t
 rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v);
+    return xorshift64(&rng_state);
 }
 
 static void

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+
+#include "frame_bytes.h"
 #include "pipeline.h"
 #include "plugin_set.h"
 
@@ -32,22 +34,7 @@ static uint64_t rng = 0x9E3779B97F4A7C15ull, records;
 static uint64_t
 rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16)), put16(p + 2, (uint16_t)v);
+    return xorshift64(&rng);
 }
 
 /* Writes the L4 header at l4; returns its length. */
