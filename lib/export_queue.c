@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CACHE_LINE 64
+#define CACHE_LINE  64
+#define RESUME_FREE 4 /* a blocked producer goes on once 1/RESUME_FREE of the ring is free */
 
 struct nfs_export_queue {
     /* producer's line */
@@ -104,7 +105,18 @@ full(struct nfs_export_queue *q, size_t head)
     return head - q->cached_tail > q->mask;
 }
 
-/* Blocks until the consumer frees a slot; 50 ms waits so a lost signal costs little. */
+/* Slots in use below which a blocked producer resumes: waking it for every freed slot would
+ * cost two context switches per record while the consumer is the slower side. */
+static size_t
+resume_level(const struct nfs_export_queue *q)
+{
+    size_t size = q->mask + 1, free = size / RESUME_FREE;
+
+    return size - (free > 0 ? free : 1);
+}
+
+/* Blocks until the consumer frees a share of the ring; 50 ms waits so a lost signal costs
+ * little. */
 static void
 wait_for_slot(struct nfs_export_queue *q, size_t head)
 {
@@ -116,7 +128,7 @@ wait_for_slot(struct nfs_export_queue *q, size_t head)
     while (true) {
         atomic_store(&q->producer_waiting, 1);
         q->cached_tail = atomic_load(&q->tail);
-        if (head - q->cached_tail <= q->mask)
+        if (head - q->cached_tail <= resume_level(q))
             break;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += 50 * 1000 * 1000;
@@ -194,7 +206,8 @@ nfs_export_queue_release(struct nfs_export_queue *q)
     size_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
 
     atomic_store_explicit(&q->tail, tail + 1, memory_order_seq_cst);
-    if (atomic_load(&q->producer_waiting)) {
+    if (atomic_load(&q->producer_waiting) &&
+        atomic_load_explicit(&q->head, memory_order_acquire) - (tail + 1) <= resume_level(q)) {
         pthread_mutex_lock(&q->lock);
         pthread_cond_signal(&q->cond);
         pthread_mutex_unlock(&q->lock);
