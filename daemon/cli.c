@@ -40,13 +40,15 @@ nfs_cli_usage(FILE *fp)
           "  --observation-domain N  IPFIX observation domain [ipfix.observation_domain]\n"
           "  --enterprise-number N   PEN of nfsensor's elements [ipfix.enterprise_number]\n"
           "  --log-level LEVEL       err, warning, info or debug [log.level]\n"
-          "  --user NAME             live: run as NAME (from root) once captures are open\n"
+          "  --user NAME             live: run as NAME (from root) once captures are open [user]\n"
+          "  --group NAME            live: with --user, this group instead of NAME's [group]\n"
           "  --set KEY=VALUE         any key, as in YAML: --set flows.tcp_end=false\n"
           "  --list-fields           print every exported field (Markdown) and exit\n"
           "  --list-plugins          print the built-in plugins and their options and exit\n"
           "  --config-reference      print the configuration reference (Markdown) and exit\n"
           "  --version, --help\n"
-          "exit codes: 0 success, 1 input or output failure, 64 usage, 78 configuration\n",
+          "exit codes: 0 success, 1 input or output failure, 64 usage, 77 no CAP_NET_RAW (live),\n"
+          "78 configuration\n",
           fp);
 }
 
@@ -71,6 +73,7 @@ enum {
     OPT_REFERENCE,
     OPT_VERSION,
     OPT_USER,
+    OPT_GROUP,
 };
 
 static const struct option long_options[] = {
@@ -100,6 +103,7 @@ static const struct option long_options[] = {
     {"config-reference", no_argument, NULL, OPT_REFERENCE},
     {"version", no_argument, NULL, OPT_VERSION},
     {"user", required_argument, NULL, OPT_USER},
+    {"group", required_argument, NULL, OPT_GROUP},
     {NULL, 0, NULL, 0},
 };
 
@@ -119,6 +123,8 @@ static const struct {
     {OPT_DOMAIN, "--observation-domain", "ipfix.observation_domain"},
     {OPT_PEN, "--enterprise-number", "ipfix.enterprise_number"},
     {OPT_LOG_LEVEL, "--log-level", "log.level"},
+    {OPT_USER, "--user", "user"},
+    {OPT_GROUP, "--group", "group"},
 };
 
 static const char *
@@ -246,9 +252,6 @@ nfs_cli_parse(struct nfs_cli *cli, int argc, char **argv)
             break;
         case OPT_VERSION:
             cli->action = NFS_CLI_VERSION;
-            break;
-        case OPT_USER:
-            cli->user = optarg;
             break;
         case 'h':
             cli->action = NFS_CLI_HELP;

@@ -28,7 +28,6 @@ struct nfs_cli {
     const char *config_path; /* --config; NULL: none */
     bool verbose;            /* -v */
     const char *bpf;         /* --bpf: filter of the files read */
-    const char *user;        /* --user: switch to this user once the captures are open */
     struct nfs_config_arg *args;
     size_t n_args;
     char **owned; /* strings the args point to (--set KEY=VALUE, converted values) */

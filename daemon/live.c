@@ -792,7 +792,7 @@ apply(struct daemon *d, struct gen *g, bool startup)
         struct nfs_error err;
         char who[160];
 
-        if (!nfs_privs_drop(d->cli->user, false, &err)) {
+        if (!nfs_privs_drop(cfg->user, cfg->group, &err)) {
             nfs_log_err("%s", err.msg);
             for (size_t i = 0; i < n; i++)
                 if (p.next[i] != NULL)
@@ -952,10 +952,16 @@ nfs_live_run(struct nfs_config *cfg, const struct nfs_cli *cli)
 {
     struct daemon d = {.cli = cli};
     int sfd, rc = 0;
+    struct nfs_error err;
 
     if (!nfs_live_check(cfg)) {
         nfs_config_free(cfg);
         return NFS_EX_CONFIG;
+    }
+    if (!nfs_privs_check(cfg->user, cfg->group, &err)) {
+        nfs_log_err("%s; nothing started", err.msg);
+        nfs_config_free(cfg);
+        return NFS_EX_NOPERM;
     }
     nfs_notify_init();
     if ((sfd = signals_open()) < 0) {

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <sys/types.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -36,15 +37,9 @@ cap_set(const struct __user_cap_data_struct d[2])
 }
 
 static bool
-has(const struct __user_cap_data_struct d[2], int cap)
+has(uint32_t set_lo, uint32_t set_hi, int cap)
 {
-    return (d[cap / 32].permitted >> (cap % 32)) & 1u;
-}
-
-static uint64_t
-wanted(bool keep_admin)
-{
-    return (1ull << CAP_NET_RAW) | (keep_admin ? 1ull << CAP_NET_ADMIN : 0);
+    return ((cap < 32 ? set_lo : set_hi) >> (cap % 32)) & 1u;
 }
 
 static void
@@ -59,25 +54,81 @@ shrink_bounding(uint64_t keep)
     }
 }
 
+/* The uid and gid of user and group ("" or NULL: ours); false with err when one is unknown. */
 static bool
-switch_user(const char *user, struct nfs_error *err)
+resolve(const char *user, const char *group, uid_t *uid, gid_t *gid, struct nfs_error *err)
 {
-    struct passwd *pw = getpwnam(user);
+    *uid = geteuid();
+    *gid = getegid();
+    if (user != NULL && user[0] != '\0') {
+        struct passwd *pw = getpwnam(user);
 
-    if (pw == NULL) {
-        nfs_error_set(err, "--user %s: no such user", user);
+        if (pw == NULL) {
+            nfs_error_set(err, "user %s: no such user", user);
+            return false;
+        }
+        *uid = pw->pw_uid;
+        *gid = pw->pw_gid;
+    }
+    if (group != NULL && group[0] != '\0') {
+        struct group *gr = getgrnam(group);
+
+        if (gr == NULL) {
+            nfs_error_set(err, "group %s: no such group", group);
+            return false;
+        }
+        *gid = gr->gr_gid;
+    }
+    return true;
+}
+
+bool
+nfs_privs_check(const char *user, const char *group, struct nfs_error *err)
+{
+    struct __user_cap_data_struct d[2];
+    uid_t uid;
+    gid_t gid;
+
+    if (!resolve(user, group, &uid, &gid, err))
+        return false;
+    if ((uid != geteuid() || gid != getegid()) && geteuid() != 0) {
+        nfs_error_set(err,
+                      "user %s, group %s: only root can switch to uid %u gid %u (running as uid "
+                      "%u): start nfsensord as root, or as that user with CAP_NET_RAW",
+                      user && user[0] ? user : "-", group && group[0] ? group : "-", (unsigned)uid,
+                      (unsigned)gid, (unsigned)geteuid());
         return false;
     }
-    if (geteuid() != 0) {
-        nfs_error_set(err, "--user %s: only root can switch users (running as uid %u)", user,
-                      (unsigned)geteuid());
+    if (!cap_get(d)) {
+        nfs_error_set(err, "capget: %s", strerror(errno));
         return false;
     }
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || setgroups(1, &pw->pw_gid) != 0 ||
-        setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-        nfs_error_set(err, "--user %s: cannot switch to uid %u gid %u: %s", user,
-                      (unsigned)pw->pw_uid, (unsigned)pw->pw_gid, strerror(errno));
+    if (has(d[0].effective, d[1].effective, CAP_NET_RAW))
+        return true;
+    if (has(d[0].permitted, d[1].permitted, CAP_NET_RAW)) {
+        d[CAP_NET_RAW / 32].effective |= 1u << (CAP_NET_RAW % 32);
+        if (cap_set(d))
+            return true;
+    }
+    nfs_error_set(err,
+                  "capturing needs the capability CAP_NET_RAW, which this process (uid %u) does "
+                  "not have: start nfsensord as root, from its systemd unit "
+                  "(AmbientCapabilities=CAP_NET_RAW, with CAP_NET_RAW in "
+                  "CapabilityBoundingSet=), or grant it to the binary with "
+                  "setcap cap_net_raw+ep nfsensord",
+                  (unsigned)geteuid());
+    return false;
+}
+
+static bool
+switch_to(uid_t uid, gid_t gid, struct nfs_error *err)
+{
+    if (uid == geteuid() && gid == getegid())
+        return true;
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || setgroups(1, &gid) != 0 ||
+        setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) {
+        nfs_error_set(err, "cannot switch to uid %u gid %u: %s", (unsigned)uid, (unsigned)gid,
+                      strerror(errno));
         return false;
     }
     prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
@@ -85,20 +136,29 @@ switch_user(const char *user, struct nfs_error *err)
 }
 
 bool
-nfs_privs_drop(const char *user, bool keep_admin, struct nfs_error *err)
+nfs_privs_drop(const char *user, const char *group, struct nfs_error *err)
 {
     struct __user_cap_data_struct d[2];
-    uint64_t keep = wanted(keep_admin), have;
+    uint64_t keep = 1ull << CAP_NET_RAW, have;
+    uid_t uid;
+    gid_t gid;
 
+    if (!resolve(user, group, &uid, &gid, err))
+        return false;
     if (!cap_get(d)) {
         nfs_error_set(err, "capget: %s", strerror(errno));
         return false;
     }
     have = (uint64_t)d[0].permitted | (uint64_t)d[1].permitted << 32;
-    if (has(d, CAP_SETPCAP))
+    if (has(d[0].effective, d[1].effective, CAP_SETPCAP))
         shrink_bounding(keep);
-    if (user != NULL && !switch_user(user, err))
+    if (!switch_to(uid, gid, err))
         return false;
+    /* No exec could ever gain privileges again (setuid binaries, file capabilities). */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        nfs_error_set(err, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+        return false;
+    }
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     keep &= have;
     for (int i = 0; i < 2; i++) {
@@ -106,13 +166,8 @@ nfs_privs_drop(const char *user, bool keep_admin, struct nfs_error *err)
         d[i].effective = d[i].permitted;
         d[i].inheritable = 0;
     }
-    if (!cap_set(d)) {
-        if (user != NULL) {
-            nfs_error_set(err, "capset: %s", strerror(errno));
-            return false;
-        }
-        nfs_log_debug("capabilities not reduced (capset: %s)", strerror(errno));
-    }
+    if (!cap_set(d))
+        nfs_log_warn("capabilities not reduced (capset: %s)", strerror(errno));
     return true;
 }
 

@@ -73,11 +73,10 @@ activate_failure(const struct nfs_live_options *o, pcap_t *p, int rc, struct nfs
         return NFS_LIVE_DOWN;
     case PCAP_ERROR_PERM_DENIED:
         nfs_error_set(err,
-                      "%s: capturing needs CAP_NET_RAW%s (%s): run nfsensord as root, from "
-                      "its systemd unit (AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN), or "
-                      "grant it with setcap cap_net_raw,cap_net_admin+ep on the binary",
-                      o->interface, o->promiscuous ? " and CAP_NET_ADMIN" : "",
-                      msg[0] ? msg : "permission denied");
+                      "%s: capturing needs the capability CAP_NET_RAW (%s): run nfsensord as "
+                      "root, from its systemd unit (AmbientCapabilities=CAP_NET_RAW), or grant "
+                      "it with setcap cap_net_raw+ep on the binary",
+                      o->interface, msg[0] ? msg : "permission denied");
         return NFS_LIVE_PERMISSION;
     default:
         nfs_error_set(err, "%s: cannot capture: %s", o->interface,

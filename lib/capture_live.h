@@ -30,7 +30,7 @@ enum nfs_live_failure {
     NFS_LIVE_OK = 0,
     NFS_LIVE_NO_DEVICE,  /* no such interface (yet): retry */
     NFS_LIVE_DOWN,       /* the interface exists but is down: retry */
-    NFS_LIVE_PERMISSION, /* CAP_NET_RAW (or CAP_NET_ADMIN) missing: the message says how */
+    NFS_LIVE_PERMISSION, /* CAP_NET_RAW missing: the message says how to grant it */
     NFS_LIVE_BAD_FILTER, /* the BPF expression does not compile */
     NFS_LIVE_OTHER,
 };

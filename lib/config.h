@@ -93,6 +93,7 @@ struct nfs_config {
         uint32_t max_packets; /* 0: no DPI */
     } dpi;
     struct nfs_decode_options decode;
+    char user[64], group[64]; /* live: switch to these once the captures are open; "": stay */
     struct nfs_config_interface interfaces[NFS_CONFIG_MAX_INTERFACES];
     size_t n_interfaces;
     char **inputs; /* pcap files of an offline run, in order */

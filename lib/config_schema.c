@@ -9,7 +9,9 @@
  * the NFStream switches exist in one place.
  */
 #include <ctype.h>
+#include <grp.h>
 #include <pcap/pcap.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -57,6 +59,29 @@ check_ifname(const char *text, char *why, size_t why_size)
         return false;
     }
     return true;
+}
+
+/* user: and group: name accounts of this system (the switch happens after the captures open). */
+static bool
+account_known(bool found, const char *kind, const char *db, char *why, size_t why_size)
+{
+    if (!found)
+        snprintf(why, why_size, "a %s name that exists on this system (getent %s)", kind, db);
+    return found;
+}
+
+static bool
+check_user(const char *text, char *why, size_t why_size)
+{
+    return account_known(text[0] == '\0' || getpwnam(text) != NULL, "user", "passwd", why,
+                         why_size);
+}
+
+static bool
+check_group(const char *text, char *why, size_t why_size)
+{
+    return account_known(text[0] == '\0' || getgrnam(text) != NULL, "group", "group", why,
+                         why_size);
 }
 
 /* A capture filter that libpcap compiles (for Ethernet, the common case for a sensor). */
@@ -174,6 +199,11 @@ const struct nfs_config_key nfs_config_keys[] = {
     {NFS_CT_UINT,     "dpi.max_packets",             CFG(dpi.max_packets),          0, 255,          "20",        NFS_CK_RELOAD,       "give up detection after this many packets of a flow; 0 disables DPI"},
     {NFS_CT_BOOL,     "dpi.decode_tunnels",          CFG(decode.decode_tunnels),    NONE,            NULL,        NFS_CK_PROFILE,                   "meter the inner packets of tunnels: GTP-U, CAPWAP, TZSP, and unless profile is nfstream VXLAN, Geneve, GRE, ERSPAN, MPLS-in-UDP"},
 
+    {NFS_CT_STRING,   "user",                        CFG(user),                     NONE,            "",          0,                   "live: once the captures are open, run as this user (from root), keeping CAP_NET_RAW only; empty: stay",
+     .check = check_user, .expect = "a user name that exists on this system"},
+    {NFS_CT_STRING,   "group",                       CFG(group),                    NONE,            "",          0,                   "live: with user, run with this group instead of the user's own; empty: the user's",
+     .check = check_group, .expect = "a group name that exists on this system"},
+
     {NFS_CT_LIST,     "interfaces",                  CFG(interfaces),               0, NFS_CONFIG_MAX_INTERFACES, NULL, NFS_CK_RELOAD, "live capture: one pipeline per interface (per worker)",
      .elem_size = sizeof(struct nfs_config_interface), .pos_offset = offsetof(struct nfs_config_interface, pos),
      .count_offset = offsetof(struct nfs_config, n_interfaces)},
@@ -181,7 +211,7 @@ const struct nfs_config_key nfs_config_keys[] = {
      .check = check_ifname, .expect = "an interface name such as eth0"},
     {NFS_CT_STRING,   "interfaces[].bpf",            IFACE(bpf),                    NONE,            "",      NFS_CK_RELOAD,       "capture filter (pcap-filter(7)); empty: every packet",
      .check = check_bpf, .expect = "a capture filter (pcap-filter(7))"},
-    {NFS_CT_BOOL,     "interfaces[].promiscuous",    IFACE(promiscuous),            NONE,            "true",      NFS_CK_RELOAD,       "capture traffic not addressed to this host (needs CAP_NET_ADMIN)"},
+    {NFS_CT_BOOL,     "interfaces[].promiscuous",    IFACE(promiscuous),            NONE,            "true",      NFS_CK_RELOAD,       "capture traffic not addressed to this host (CAP_NET_RAW suffices)"},
     {NFS_CT_UINT,     "interfaces[].snaplen",        IFACE(snaplen),                64, 262144,      "1536",      NFS_CK_RELOAD,       "bytes captured of each packet"},
     {NFS_CT_SIZE,     "interfaces[].buffer",         IFACE(buffer_bytes),           1u << 20, 1ull << 32, "64MiB", NFS_CK_RELOAD,       "kernel capture buffer per socket"},
     {NFS_CT_UINT,     "interfaces[].workers",        IFACE(workers),                1, 64,           "1",         NFS_CK_RELOAD,       "sockets joined by PACKET_FANOUT (symmetric hash), one pipeline each"},

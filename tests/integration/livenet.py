@@ -263,6 +263,15 @@ def write_config(path, net, port, domains, workers=None, bpf=None, idle="30s", e
         f.write("\n".join(lines) + "\n")
 
 
+def terminate(p, timeout=30):
+    """SIGTERM to the daemon; its exit code, or None when it has not ended within timeout."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def wait_for(pred, timeout, step=0.05):
     t_end = time.time() + timeout
     while time.time() < t_end:

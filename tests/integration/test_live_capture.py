@@ -11,8 +11,6 @@ observation domain per interface, each once. Midway the second interface goes do
 capture resumes by itself and later flows are exported too.
 """
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -73,11 +71,7 @@ def run(ck, daemon, net, work):
              net.curl(1, "charlie.test").returncode == 0)
     time.sleep(0.5)  # the ring's block timeout
 
-    d.send_signal(signal.SIGTERM)
-    try:
-        rc = d.wait(30)
-    except subprocess.TimeoutExpired:
-        rc = None
+    rc = livenet.terminate(d)
     ck.check("SIGTERM: exit 0", rc == 0, "rc=%s\n%s" % (rc, nfstest.tail(livenet.read_log(log))))
     sink.stop()
     recs = sink.records()
