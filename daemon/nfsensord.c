@@ -16,6 +16,8 @@
 
 #include "cli.h"
 #include "config.h"
+#include "export_profile.h"
+#include "exporter.h"
 #include "fields.h"
 #include "live.h"
 #include "log.h"
@@ -98,6 +100,39 @@ print_info(enum nfs_cli_action action)
     }
 }
 
+static void
+print_left_out(void *ctx, const char *name, const char *why)
+{
+    fprintf(ctx, "#   %s: %s\n", name, why);
+}
+
+/* --check-config -v: per collector, what its profile leaves out of the field tables. */
+static void
+write_left_out(const struct nfs_config *cfg, FILE *fp)
+{
+    const struct nfs_field_group *groups = nfs_plugin_set_groups(cfg->plugin_set);
+    size_t n_groups = nfs_plugin_set_count(cfg->plugin_set) + 1;
+
+    for (size_t i = 0; i < cfg->n_collectors; i++) {
+        struct nfs_collector_options co;
+        struct nfs_export_view *v;
+        struct nfs_error err;
+        char target[NFS_CONFIG_PATH_SIZE + 8], what[128];
+
+        nfs_config_collector_target(&cfg->collectors[i], target, sizeof(target));
+        nfs_collector_options_default(&co, target);
+        nfs_config_collector_options(&cfg->collectors[i], &co);
+        nfs_export_profile_describe(&co.profile, what, sizeof(what));
+        fprintf(fp, "# collectors[%zu] %s: %s\n", i, target, what);
+        if ((v = nfs_export_view_create(&co.profile, groups, n_groups, &err)) == NULL) {
+            fprintf(fp, "#   (%s)\n", err.msg);
+            continue;
+        }
+        nfs_export_view_left_out(v, print_left_out, fp);
+        nfs_export_view_destroy(v);
+    }
+}
+
 /* Loads the configuration; NULL after printing every error and the count. */
 static struct nfs_config *
 load_config(const struct nfs_cli *cli)
@@ -170,8 +205,10 @@ main(int argc, char **argv)
                                   ? NFS_LOG_DEBUG
                                   : (enum nfs_log_level)cfg->log.level);
     if (cli.action == NFS_CLI_CHECK) {
-        if (cli.verbose)
+        if (cli.verbose) {
             nfs_config_write(cfg, stdout);
+            write_left_out(cfg, stdout);
+        }
         fprintf(stderr, "configuration OK\n");
         rc = 0;
     } else {

@@ -764,6 +764,8 @@ nfs_collector_open(const struct nfs_collector_options *o, const struct nfs_colle
         nfs_collector_destroy(c);
         return NULL;
     }
+    if (env->netflow9)
+        nfs_framer_set_netflow9(c->framer);
     if (strncmp(c->name, "udp://", 6) == 0 || strncmp(c->name, "tcp://", 6) == 0) {
         c->kind = c->name[0] == 'u' ? K_UDP : K_TCP;
         ok = open_udp_tcp(c, now_ms, err);

@@ -30,6 +30,7 @@ struct nfs_collector_env {
     const struct nfs_ipfix_item *preamble; /* templates and RFC 5610 records, in order */
     size_t n_preamble;
     unsigned index; /* the collector's number, for spool file names */
+    bool netflow9;  /* NetFlow v9 export packets instead of IPFIX messages (UDP only) */
 };
 
 struct nfs_collector;

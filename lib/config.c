@@ -691,9 +691,55 @@ check_collectors(struct nfs_config_loader *L)
     }
 }
 
+/* The group named by one token of fields:, as a bit (core 0, plugin i 1 + i); 0: unknown. */
+static uint32_t
+group_bit(const struct nfs_config *cfg, const char *name)
+{
+    if (strcmp(name, "core") == 0)
+        return 1;
+    for (size_t i = 0; i < nfs_plugin_set_count(cfg->plugin_set) && i < 31; i++)
+        if (strcmp(nfs_plugin_set_plugin(cfg->plugin_set, i)->name, name) == 0)
+            return 1u << (i + 1);
+    return 0;
+}
+
+/* fields: all, iana-only, or groups (core among them), now that the plugins are known. */
+static void
+resolve_fields(struct nfs_config_loader *L, struct nfs_config_collector *c, size_t index)
+{
+    char text[sizeof(c->fields)], shown[64], *save = NULL;
+
+    snprintf(text, sizeof(text), "%s", c->fields);
+    snprintf(shown, sizeof(shown), "collectors[%zu].fields", index);
+    c->field_groups = 0;
+    for (char *t = strtok_r(text, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+        uint32_t bit = group_bit(L->cfg, t);
+
+        if (strcmp(t, "iana-only") == 0) {
+            c->iana_only = true;
+        } else if (strcmp(t, "all") == 0) {
+            continue;
+        } else if (bit == 0) {
+            nfs_config_error(L, &c->pos, shown,
+                             "unknown field group \"%s\": expected all, iana-only, core or an "
+                             "enabled plugin's name",
+                             t);
+            return;
+        }
+        c->field_groups |= bit;
+    }
+    if (c->field_groups != 0 && !(c->field_groups & 1))
+        nfs_config_error(L, &c->pos, shown,
+                         "the groups must include core (addresses, ports, counters), got \"%s\"",
+                         c->fields);
+}
+
 void
 nfs_config_collector_options(const struct nfs_config_collector *c, struct nfs_collector_options *co)
 {
+    co->profile = (struct nfs_export_profile){c->format,     c->records,      c->counters,
+                                              c->lists,      c->iana_only,    c->field_groups,
+                                              c->key_file};
     co->spool_bytes = c->spool_bytes;
     co->spool_disk_bytes = c->spool_disk_bytes;
     co->replay_bytes = c->replay_bytes;
@@ -749,6 +795,8 @@ nfs_config_load(const char *path, const struct nfs_config_arg *args, size_t n_ar
     check_interfaces(&L);
     check_collectors(&L);
     nfs_config_plugins_finish(&L);
+    for (size_t i = 0; L.cfg->plugin_set != NULL && i < L.cfg->n_collectors; i++)
+        resolve_fields(&L, &L.cfg->collectors[i], i);
     free(L.plugin_args);
     if (L.have_doc)
         yaml_document_delete(&L.doc);

@@ -63,6 +63,13 @@ struct nfs_config_collector {
     uint64_t reconnect_min_ms, reconnect_max_ms;
     /* files */
     uint64_t rotate_ms, rotate_bytes;
+    /* what it gets (export_profile.h): enum nfs_export_* values, the fields: text and the
+     * field groups it names (bit 0 core, 1 + i plugin i; 0 all), the anonymisation key */
+    int format, records, counters, lists;
+    char fields[256];
+    uint32_t field_groups;
+    bool iana_only;
+    char key_file[NFS_CONFIG_PATH_SIZE];
 };
 
 struct nfs_collector_options;
@@ -105,6 +112,7 @@ struct nfs_config {
     size_t n_collectors;
     struct {
         char csv[NFS_CONFIG_PATH_SIZE]; /* "" none, "-" stdout */
+        char csv_key_file[NFS_CONFIG_PATH_SIZE]; /* anonymise the CSV's addresses; "" none */
     } output;
     struct {
         int level; /* enum nfs_log_level */

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 
 #include "config_schema.h"
+#include "cryptopan.h"
+#include "export_profile.h"
 #include "log.h"
 #include "pipeline.h"
 
@@ -38,6 +40,14 @@ static const struct nfs_config_choice accountings[] = {{"raw", NFS_ACCOUNT_RAW},
                                                        {NULL, 0}};
 static const struct nfs_config_choice transports[] = {
     {"udp", NFS_TRANSPORT_UDP}, {"tcp", NFS_TRANSPORT_TCP}, {NULL, 0}};
+static const struct nfs_config_choice formats[] = {
+    {"ipfix", NFS_EXPORT_IPFIX}, {"netflow9", NFS_EXPORT_NETFLOW9}, {NULL, 0}};
+static const struct nfs_config_choice record_kinds[] = {
+    {"biflow", NFS_EXPORT_BIFLOW}, {"uniflow", NFS_EXPORT_UNIFLOW}, {NULL, 0}};
+static const struct nfs_config_choice counter_kinds[] = {
+    {"delta", NFS_EXPORT_DELTA}, {"total", NFS_EXPORT_TOTAL}, {NULL, 0}};
+static const struct nfs_config_choice list_forms[] = {
+    {"basiclist", NFS_EXPORT_BASICLIST}, {"flat", NFS_EXPORT_FLAT}, {NULL, 0}};
 static const struct nfs_config_choice levels[] = {{"err", NFS_LOG_ERR},
                                                   {"warning", NFS_LOG_WARNING},
                                                   {"info", NFS_LOG_INFO},
@@ -134,7 +144,7 @@ check_hostport(const char *text, char *why, size_t why_size)
     return false;
 }
 
-/* Exactly one of address and file. */
+/* Exactly one of address and file; NetFlow v9 over UDP only. */
 static bool
 check_collector(const void *elem, char *why, size_t why_size)
 {
@@ -145,7 +155,42 @@ check_collector(const void *elem, char *why, size_t why_size)
                  c->address[0] ? "both" : "neither");
         return false;
     }
+    if (c->format == NFS_EXPORT_NETFLOW9 &&
+        (c->address[0] == '\0' || c->transport != NFS_TRANSPORT_UDP)) {
+        snprintf(why, why_size,
+                 "format: netflow9 goes over UDP only (RFC 3954 has no TCP or file form); use "
+                 "transport: udp, or format: ipfix for %s",
+                 c->address[0] ? "TCP" : "a file");
+        return false;
+    }
     return true;
+}
+
+/* all, iana-only, or field group names separated by commas (checked against the plugins
+ * once they are known). */
+static bool
+check_fields(const char *text, char *why, size_t why_size)
+{
+    size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-, ");
+
+    if (text[0] != '\0' && n == strlen(text))
+        return true;
+    snprintf(why, why_size, "all, iana-only, or field groups such as \"core, dpi\"");
+    return false;
+}
+
+/* A Crypto-PAn key file the daemon's user alone can read. */
+static bool
+check_key_file(const char *text, char *why, size_t why_size)
+{
+    uint8_t key[NFS_CRYPTOPAN_KEY_SIZE];
+    bool ok;
+
+    if (text[0] == '\0')
+        return true;
+    ok = nfs_cryptopan_load_key(text, key, why, why_size) == 0;
+    memset(key, 0, sizeof(key));
+    return ok;
 }
 
 static bool
@@ -248,9 +293,25 @@ const struct nfs_config_key nfs_config_keys[] = {
      .shown = is_file},
     {NFS_CT_SIZE,     "collectors[].rotate_size",    COLL(rotate_bytes),            0, 1ull << 44,   "0",         NFS_CK_RELOAD,       "file: start a new file before this size; 0: never",
      .shown = is_file},
+    {NFS_CT_CHOICE,   "collectors[].format",         COLL(format),                  NONE,            "ipfix",     NFS_CK_RELOAD,       "ipfix, or netflow9 (RFC 3954, UDP only: uniflow records of the fields that have a v9 type)",
+     .choices = formats},
+    {NFS_CT_CHOICE,   "collectors[].records",        COLL(records),                 NONE,            "biflow",    NFS_CK_RELOAD,       "biflow (one RFC 5103 record per flow) or uniflow (src->dst and dst->src records, flowDirection/biflowDirection set)",
+     .choices = record_kinds},
+    {NFS_CT_CHOICE,   "collectors[].counters",       COLL(counters),                NONE,            "delta",     NFS_CK_RELOAD,       "delta (octetDeltaCount/packetDeltaCount) or total (octetTotalCount/packetTotalCount)",
+     .choices = counter_kinds},
+    {NFS_CT_STRING,   "collectors[].fields",         COLL(fields),                  NONE,            "all",       NFS_CK_RELOAD,       "field groups sent: all, iana-only (no enterprise elements), or a list such as \"core, dpi, splt\" (core first)",
+     .check = check_fields, .expect = "all, iana-only or \"core, dpi\""},
+    {NFS_CT_CHOICE,   "collectors[].lists",          COLL(lists),                   NONE,            "basiclist", NFS_CK_RELOAD,       "basiclist (RFC 6313) or flat (one element per position) for list fields such as splt's",
+     .choices = list_forms},
+    {NFS_CT_SECTION,  "collectors[].anonymize",      NONE,                          NONE,            NULL,        NFS_CK_RELOAD,       "prefix-preserving address anonymisation (Crypto-PAn) for this collector only"},
+    {NFS_CT_PATH,     "collectors[].anonymize.key_file", COLL(key_file),            NONE,            "",          NFS_CK_RELOAD,       "32 raw bytes or 64 hex digits, readable by the daemon's user only (mode 0600); empty: addresses as they are",
+     .check = check_key_file},
 
     {NFS_CT_SECTION,  "output",                      NONE,                          NONE,            NULL,        0,                   "other outputs"},
     {NFS_CT_PATH,     "output.csv",                  CFG(output.csv),               NONE,            "",      NFS_CK_RELOAD,       "flows as CSV with NFStream's columns (- for standard output); empty: none"},
+    {NFS_CT_SECTION,  "output.anonymize",            NONE,                          NONE,            NULL,        NFS_CK_RELOAD,       "prefix-preserving address anonymisation (Crypto-PAn) of the CSV"},
+    {NFS_CT_PATH,     "output.anonymize.key_file",   CFG(output.csv_key_file),      NONE,            "",          NFS_CK_RELOAD,       "as collectors[].anonymize.key_file, for the CSV",
+     .check = check_key_file},
 
     {NFS_CT_SECTION,  "log",                         NONE,                          NONE,            NULL,        0,                   "logging"},
     {NFS_CT_CHOICE,   "log.level",                   CFG(log.level),                NONE,            "info",      NFS_CK_RELOAD,       "least severe messages logged: err, warning, info or debug",

@@ -11,8 +11,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
+
 #define MAX_TEMPLATES 64
 #define VARLEN        0xFFFF
+#define V9_HDR_LEN    20
+#define V9_PAD        3 /* room kept for a flowset's padding to 4 bytes */
 
 struct wire_template {
     uint16_t id;
@@ -31,6 +35,10 @@ struct nfs_framer {
     size_t set_start; /* offset of the open set's header; 0: none */
     uint16_t set_id;
     uint32_t domain, seq;
+    bool v9;
+    size_t hdr_len;
+    uint32_t v9_count;   /* records of the message, templates included */
+    uint64_t v9_boot_ms; /* sysUptime 0 */
     struct nfs_ipfix_msg msg;
     nfs_msg_fn emit;
     void *ctx;
@@ -235,7 +243,18 @@ nfs_framer_create(size_t mtu, uint32_t domain, nfs_msg_fn emit, void *ctx)
     f->domain = domain;
     f->emit = emit;
     f->ctx = ctx;
+    f->hdr_len = NFS_IPFIX_HDR_LEN;
     return f;
+}
+
+void
+nfs_framer_set_netflow9(struct nfs_framer *f)
+{
+    f->v9 = true;
+    f->hdr_len = V9_HDR_LEN;
+    f->v9_boot_ms = nfs_mono_ms();
+    if (f->mtu > V9_HDR_LEN + V9_PAD + 64)
+        f->mtu -= V9_PAD;
 }
 
 void
@@ -250,9 +269,25 @@ nfs_framer_destroy(struct nfs_framer *f)
 static void
 close_set(struct nfs_framer *f)
 {
+    if (f->set_start != 0 && f->v9)
+        while ((f->len - f->set_start) % 4 != 0)
+            f->buf[f->len++] = 0;
     if (f->set_start != 0)
         put16(f->buf + f->set_start + 2, (uint16_t)(f->len - f->set_start));
     f->set_start = 0;
+}
+
+/* NetFlow v9's header; its sequence number counts packets, not records. */
+static void
+v9_header(struct nfs_framer *f)
+{
+    put16(f->buf, 9);
+    put16(f->buf + 2, (uint16_t)f->v9_count);
+    put32(f->buf + 4, (uint32_t)(nfs_mono_ms() - f->v9_boot_ms));
+    put32(f->buf + 8, (uint32_t)time(NULL));
+    put32(f->buf + 12, f->seq);
+    put32(f->buf + 16, f->domain);
+    f->v9_count = 0;
 }
 
 void
@@ -261,33 +296,44 @@ nfs_framer_flush(struct nfs_framer *f)
     if (f->len == 0)
         return;
     close_set(f);
-    put16(f->buf, 10);
-    put16(f->buf + 2, (uint16_t)f->len);
-    put32(f->buf + 4, (uint32_t)time(NULL));
-    put32(f->buf + 8, f->seq);
-    put32(f->buf + 12, f->domain);
+    if (f->v9) {
+        v9_header(f);
+    } else {
+        put16(f->buf, 10);
+        put16(f->buf + 2, (uint16_t)f->len);
+        put32(f->buf + 4, (uint32_t)time(NULL));
+        put32(f->buf + 8, f->seq);
+        put32(f->buf + 12, f->domain);
+    }
     f->msg.data = f->buf;
     f->msg.len = (uint32_t)f->len;
-    f->seq += f->msg.records;
+    f->seq += f->v9 ? 1 : f->msg.records;
     f->emit(f->ctx, &f->msg);
     memset(&f->msg, 0, sizeof(f->msg));
     f->len = 0;
+}
+
+/* NetFlow v9: the padding the open flowset needs before another one starts. */
+static size_t
+v9_pad(const struct nfs_framer *f)
+{
+    return f->v9 && f->set_start != 0 ? (4 - (f->len - f->set_start) % 4) % 4 : 0;
 }
 
 bool
 nfs_framer_add(struct nfs_framer *f, const struct nfs_ipfix_item *it)
 {
     bool new_set = f->len == 0 || f->set_start == 0 || f->set_id != it->set_id;
-    size_t need = it->len + (new_set ? NFS_IPFIX_SET_HDR_LEN : 0);
+    size_t need = it->len + (new_set ? NFS_IPFIX_SET_HDR_LEN + v9_pad(f) : 0);
 
-    if (NFS_IPFIX_HDR_LEN + NFS_IPFIX_SET_HDR_LEN + (size_t)it->len > f->mtu)
+    if (f->hdr_len + NFS_IPFIX_SET_HDR_LEN + (size_t)it->len > f->mtu)
         return false;
     if (f->len != 0 && f->len + need > f->mtu) {
         nfs_framer_flush(f);
         new_set = true;
     }
     if (f->len == 0)
-        f->len = NFS_IPFIX_HDR_LEN;
+        f->len = f->hdr_len;
     if (new_set) {
         close_set(f);
         f->set_start = f->len;
@@ -299,6 +345,7 @@ nfs_framer_add(struct nfs_framer *f, const struct nfs_ipfix_item *it)
     f->len += it->len;
     if (it->set_id >= 256)
         f->msg.records++;
+    f->v9_count++;
     f->msg.flows += it->flows;
     f->msg.packets += it->packets;
     f->msg.octets += it->octets;
@@ -309,9 +356,9 @@ bool
 nfs_framer_fits(const struct nfs_framer *f, const struct nfs_ipfix_item *it)
 {
     bool new_set = f->len == 0 || f->set_start == 0 || f->set_id != it->set_id;
-    size_t len = f->len != 0 ? f->len : NFS_IPFIX_HDR_LEN;
+    size_t len = f->len != 0 ? f->len : f->hdr_len;
 
-    return len + it->len + (new_set ? NFS_IPFIX_SET_HDR_LEN : 0) <= f->mtu;
+    return len + it->len + (new_set ? NFS_IPFIX_SET_HDR_LEN + v9_pad(f) : 0) <= f->mtu;
 }
 
 size_t

@@ -62,6 +62,13 @@ typedef void (*nfs_msg_fn)(void *ctx, struct nfs_ipfix_msg *msg);
 
 /* Messages of at most mtu bytes (clamped to 64..65535) in observation domain `domain`. */
 struct nfs_framer *nfs_framer_create(size_t mtu, uint32_t domain, nfs_msg_fn emit, void *ctx);
+
+/*
+ * Switches the framer to NetFlow v9 export packets (RFC 3954 §5.1), before its first item:
+ * a 20-byte header (version 9, record count, sysUptime in ms since this call, UNIX seconds,
+ * a sequence number counting packets, source id = domain), flowsets padded to 4 bytes.
+ */
+void nfs_framer_set_netflow9(struct nfs_framer *f);
 void nfs_framer_destroy(struct nfs_framer *f);
 
 /* Adds an item, finishing the current message first when it does not fit. False when the

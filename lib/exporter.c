@@ -1,15 +1,13 @@
 /*
  * exporter.c: the export thread: queues in, libfixbuf encoding once, collectors out.
  *
- * Encoding. One libfixbuf session and fBuf, owned by the export thread, encode every record:
- * its exporter is a FILE from fopencookie(3), so every message libfixbuf emits lands in
- * cookie_write() as bytes, however many one call emits. Records are appended in batches and
- * emitted at the end of each batch (EMIT_EVERY at most); export_framer.c splits libfixbuf's
- * messages back into wire records (learning the templates from the template sets that pass),
- * and every collector frames those into its own messages. So libfixbuf never touches a socket or a file: transports, message sizes, sequence
- * numbers, spools and replays are the collectors' (collector.c).
- * The templates, the RFC 5610 type records (ipfix.c) and the statistics options templates are
- * encoded once at creation: that is the preamble every collector sends first (UDP again on
+ * Encoding. One encoder per distinct collector profile (export_encoder.c, export_profile.h),
+ * owned by the export thread, encodes every record once for the collectors of that profile
+ * (one encoder in the default case of every collector wanting full IPFIX biflows). Records are
+ * appended in batches and emitted at the end of each batch (EMIT_EVERY at most); each item
+ * goes to the encoder's collectors, which frame them into their own messages: transports,
+ * message sizes, sequence numbers, spools and replays are the collectors' (collector.c).
+ * An encoder's templates are its preamble, which its collectors send first (UDP again on
  * refresh, TCP on every connection, every new file).
  *
  * Queues. Each producer has a ring of slots (export_queue.c); a slot holds the IP version and
@@ -35,6 +33,7 @@
 
 #include "clock.h"
 #include "collector.h"
+#include "export_encoder.h"
 #include "export_framer.h"
 #include "export_queue.h"
 
@@ -42,40 +41,13 @@
 #define MAX_COLLECTORS 64
 #define BATCH          512 /* records taken from one queue before looking at the others */
 #define PUBLISH_MS     100
-#define META_MAX       1024 /* records appended before an explicit emit, at most */
 #define EMIT_EVERY     256
 #define QUIET_MS       200  /* no record for this long: sleep deeply */
-
-/* Statistics options templates; outside ipfix.c's data template range (0x01xx). */
-#define TID_METERING       0xFF10u
-#define TID_METERING_REL   0xFF11u
-#define TID_EXPORTING_REL  0xFF12u
 
 struct slot_hdr {
     uint32_t ip_version;
     uint32_t present; /* bit g: group g has values */
     uint64_t packets, octets;
-};
-
-struct stats_template {
-    uint16_t tid;
-    const char *const *names; /* scope first */
-    size_t n;
-    size_t size;              /* internal record size */
-};
-
-static const char *const metering_names[] = {
-    "observationDomainId",        "observationTimeMilliseconds", "exportedMessageTotalCount",
-    "exportedFlowRecordTotalCount", "exportedOctetTotalCount",   "observedFlowTotalCount",
-    "packetTotalCount",           "octetTotalCount",
-};
-static const char *const metering_rel_names[] = {
-    "observationDomainId", "observationTimeMilliseconds", "ignoredPacketTotalCount",
-    "ignoredOctetTotalCount", "droppedPacketTotalCount",
-};
-static const char *const exporting_rel_names[] = {
-    "exportingProcessId", "observationTimeMilliseconds", "notSentFlowTotalCount",
-    "notSentPacketTotalCount", "notSentOctetTotalCount",
 };
 
 struct nfs_exporter {
@@ -85,6 +57,7 @@ struct nfs_exporter {
     struct nfs_collector *collectors[MAX_COLLECTORS];
     size_t n_collectors;
     /* records */
+    struct nfs_field_group *groups; /* the exporter's tables (the model has its own copy) */
     size_t n_groups;
     size_t *group_off, *group_size;
     size_t slot_size;
@@ -96,27 +69,15 @@ struct nfs_exporter {
     pthread_mutex_t lock;         /* queues, start, flush, metering */
     pthread_cond_t cond;
     struct nfs_export_wake wake;
-    /* encoder, export thread only once started */
-    fbSession_t *session;
-    fBuf_t *fbuf;
-    FILE *fp;
-    uint8_t *in;
-    size_t in_len, in_cap;
-    struct nfs_wire_templates *wire;
-    uint16_t tid;
-    uint8_t *rec;
-    size_t rec_size;
-    struct nfs_ipfix_item *preamble;
-    size_t n_preamble, cap_preamble;
-    bool capturing_preamble;
-    int deliver_to; /* -1: every collector */
-    /* Appended records not yet emitted by libfixbuf: their packets and octets, in order. */
-    struct {
-        uint64_t packets, octets;
-    } meta[META_MAX];
-    size_t meta_head, meta_n;
-    struct stats_template stats[3];
-    bool have_stats;
+    /* encoders, one per distinct profile; export thread only once started */
+    struct nfs_export_encoder *enc[MAX_COLLECTORS];
+    struct deliver_ctx {
+        struct nfs_exporter *exp;
+        size_t enc;
+    } enc_ctx[MAX_COLLECTORS];
+    size_t n_enc;
+    size_t coll_enc[MAX_COLLECTORS]; /* collector i's encoder */
+    int deliver_to; /* -1: every collector of the encoder */
     uint64_t next_stats_ms, next_publish_ms;
     /* thread */
     pthread_t thread;
@@ -127,14 +88,6 @@ struct nfs_exporter {
     atomic_uint_fast64_t encoded, encode_errors;
     struct nfs_exporter_metering metering;
 };
-
-static bool
-gerror_fail(struct nfs_error *err, GError *gerr, const char *what)
-{
-    nfs_error_set(err, "%s: %s", what, gerr != NULL ? gerr->message : "unknown libfixbuf error");
-    g_clear_error(&gerr);
-    return false;
-}
 
 static void
 options_defaults(struct nfs_exporter_options *o)
@@ -165,193 +118,58 @@ nfs_exporter_options_default(struct nfs_exporter_options *o)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Encoder: libfixbuf writes into cookie_write; complete messages are split into items. */
-
-static ssize_t
-cookie_write(void *ctx, const char *buf, size_t size)
-{
-    struct nfs_exporter *exp = ctx;
-
-    if (exp->in_len + size > exp->in_cap) {
-        size_t cap = (exp->in_len + size) * 2;
-        uint8_t *p = realloc(exp->in, cap);
-
-        if (p == NULL)
-            return -1;
-        exp->in = p;
-        exp->in_cap = cap;
-    }
-    memcpy(exp->in + exp->in_len, buf, size);
-    exp->in_len += size;
-    return (ssize_t)size;
-}
-
-static bool
-is_flow_template(uint16_t set_id)
-{
-    return (set_id & 0xFF00u) == NFS_IPFIX_TID_BASE;
-}
+/* Encoding: each encoder's items go to its collectors. */
 
 static void
 deliver(void *ctx, const struct nfs_ipfix_item *item)
 {
-    struct nfs_exporter *exp = ctx;
-    struct nfs_ipfix_item it = *item;
-    uint64_t now_ms;
+    const struct deliver_ctx *d = ctx;
+    struct nfs_exporter *exp = d->exp;
+    uint64_t now_ms = nfs_mono_ms();
 
-    if (exp->capturing_preamble) {
-        uint8_t *copy = malloc(item->len);
-        struct nfs_ipfix_item *p = exp->preamble;
-
-        if (exp->n_preamble == exp->cap_preamble) {
-            exp->cap_preamble = exp->cap_preamble ? exp->cap_preamble * 2 : 32;
-            p = realloc(exp->preamble, exp->cap_preamble * sizeof(*p));
-        }
-        if (copy == NULL || p == NULL) {
-            free(copy);
-            return;
-        }
-        exp->preamble = p;
-        memcpy(copy, item->data, item->len);
-        it.data = copy;
-        exp->preamble[exp->n_preamble++] = it;
-        return;
-    }
-    if (is_flow_template(it.set_id) && exp->meta_n > 0) {
-        it.flows = 1;
-        it.packets = exp->meta[exp->meta_head].packets;
-        it.octets = exp->meta[exp->meta_head].octets;
-        exp->meta_head = (exp->meta_head + 1) % META_MAX;
-        exp->meta_n--;
-    }
-    now_ms = nfs_mono_ms();
     for (size_t i = 0; i < exp->n_collectors; i++)
-        if (exp->deliver_to < 0 || (size_t)exp->deliver_to == i)
-            nfs_collector_add(exp->collectors[i], &it, now_ms);
-}
-
-/* Splits and delivers every complete message libfixbuf has written. */
-static bool
-drain_encoded(struct nfs_exporter *exp, struct nfs_error *err)
-{
-    size_t off = 0, len;
-    bool ok = true;
-
-    while ((len = nfs_ipfix_msg_len(exp->in + off, exp->in_len - off)) != 0 &&
-           len <= exp->in_len - off) {
-        if (len < NFS_IPFIX_HDR_LEN) {
-            nfs_error_set(err, "libfixbuf wrote a bad message");
-            off = exp->in_len;
-            ok = false;
-            break;
-        }
-        if (!nfs_ipfix_split(exp->wire, exp->in + off, len, deliver, exp, err))
-            ok = false;
-        off += len;
-    }
-    memmove(exp->in, exp->in + off, exp->in_len - off);
-    exp->in_len -= off;
-    return ok;
-}
-
-static bool
-use_template(struct nfs_exporter *exp, uint16_t tid, GError **gerr)
-{
-    if (exp->tid == tid)
-        return true;
-    if (!fBufSetInternalTemplate(exp->fbuf, tid, gerr) || !fBufSetExportTemplate(exp->fbuf, tid, gerr))
-        return false;
-    exp->tid = tid;
-    return true;
-}
-
-/* Appends one internal record with template tid; libfixbuf emits when its message is full. */
-static bool
-append(struct nfs_exporter *exp, uint16_t tid, const uint8_t *rec, size_t size,
-       struct nfs_error *err)
-{
-    GError *gerr = NULL;
-
-    if (!use_template(exp, tid, &gerr) ||
-        !fBufAppend(exp->fbuf, (uint8_t *)(uintptr_t)rec, size, &gerr))
-        return gerror_fail(err, gerr, "encoding a record");
-    return drain_encoded(exp, err);
+        if (exp->coll_enc[i] == d->enc && (exp->deliver_to < 0 || (size_t)exp->deliver_to == i))
+            nfs_collector_add(exp->collectors[i], item, now_ms);
 }
 
 /* Everything appended goes out to the collectors now. */
-static bool
-emit(struct nfs_exporter *exp, struct nfs_error *err)
+static void
+emit(struct nfs_exporter *exp)
 {
-    GError *gerr = NULL;
-
-    if (!fBufEmit(exp->fbuf, &gerr))
-        return gerror_fail(err, gerr, "encoding");
-    return drain_encoded(exp, err);
-}
-
-static bool
-encode(struct nfs_exporter *exp, uint16_t tid, const uint8_t *rec, size_t size,
-       struct nfs_error *err)
-{
-    return append(exp, tid, rec, size, err) && emit(exp, err);
+    for (size_t e = 0; e < exp->n_enc; e++)
+        nfs_export_encoder_emit(exp->enc[e], &(struct nfs_error){{0}});
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Statistics options templates */
+/* Statistics options records */
 
-static bool
-stats_template_add(struct nfs_exporter *exp, struct stats_template *st, struct nfs_error *err)
-{
-    fbInfoModel_t *fb = fbSessionGetInfoModel(exp->session);
-    fbTemplate_t *t = fbTemplateAlloc(fb);
-    GError *gerr = NULL;
-
-    for (size_t i = 0; i < st->n; i++) {
-        fbInfoElementSpec_t spec = {(char *)(uintptr_t)st->names[i], i == 0 ? 4 : 8, 0};
-
-        if (!fbTemplateAppendSpec(t, &spec, 0, &gerr)) {
-            fbTemplateFreeUnused(t);
-            return gerror_fail(err, gerr, st->names[i]);
-        }
-    }
-    fbTemplateSetOptionsScope(t, 1);
-    st->size = fbTemplateGetIELenOfMemBuffer(t);
-    if (st->size != 4 + 8 * (st->n - 1)) {
-        fbTemplateFreeUnused(t);
-        nfs_error_set(err, "statistics template %#x: unexpected sizes", st->tid);
-        return false;
-    }
-    if (!fbSessionAddTemplate(exp->session, TRUE, st->tid, t, &gerr)) {
-        fbTemplateFreeUnused(t);
-        return gerror_fail(err, gerr, "statistics template");
-    }
-    if (!fbSessionAddTemplate(exp->session, FALSE, st->tid, t, &gerr))
-        return gerror_fail(err, gerr, "statistics template");
-    return true;
-}
-
-static bool
-stats_templates(struct nfs_exporter *exp, struct nfs_error *err)
-{
-    exp->stats[0] = (struct stats_template){TID_METERING, metering_names,
-                                            NFS_NITEMS(metering_names), 0};
-    exp->stats[1] = (struct stats_template){TID_METERING_REL, metering_rel_names,
-                                            NFS_NITEMS(metering_rel_names), 0};
-    exp->stats[2] = (struct stats_template){TID_EXPORTING_REL, exporting_rel_names,
-                                            NFS_NITEMS(exporting_rel_names), 0};
-    for (size_t i = 0; i < 3; i++)
-        if (!stats_template_add(exp, &exp->stats[i], err))
-            return false;
-    return true;
-}
-
-/* The internal record: a 4-byte scope, then 8-byte counters, host order, packed. */
+/* Collector i's three records, each with its own exported counts. */
 static void
-stats_record(uint8_t *buf, uint32_t scope, const uint64_t *v, size_t n)
+stats_for(struct nfs_exporter *exp, size_t i, uint64_t now, const struct nfs_exporter_metering *m,
+          const struct nfs_exporter_totals *tot)
 {
-    memcpy(buf, &scope, 4);
-    for (size_t i = 0; i < n; i++)
-        memcpy(buf + 4 + 8 * i, &v[i], 8);
+    struct nfs_export_encoder *e = exp->enc[exp->coll_enc[i]];
+    uint32_t domain = exp->opt.observation_domain;
+    uint64_t msgs, flows, bytes, ns, nsp, nso;
+    struct nfs_error err;
+
+    nfs_collector_sent_totals(exp->collectors[i], &msgs, &flows, &bytes, &ns, &nsp, &nso);
+    exp->deliver_to = (int)i;
+    {
+        uint64_t v[] = {now, msgs, flows, bytes, m->flows, m->packets, m->octets};
+        if (!nfs_export_encoder_stats(e, NFS_STATS_METERING, domain, v, NFS_NITEMS(v), &err))
+            return; /* none (NetFlow v9) */
+    }
+    {
+        uint64_t v[] = {now, m->ignored_packets, m->ignored_octets, m->kernel_drops};
+        nfs_export_encoder_stats(e, NFS_STATS_METERING_RELIABILITY, domain, v, NFS_NITEMS(v), &err);
+    }
+    {
+        uint64_t v[] = {now, ns + tot->queue_full + tot->encode_errors,
+                        nsp + tot->queue_full_packets, nso + tot->queue_full_octets};
+        nfs_export_encoder_stats(e, NFS_STATS_EXPORTING_RELIABILITY, (uint32_t)getpid(), v,
+                                 NFS_NITEMS(v), &err);
+    }
 }
 
 static void
@@ -360,38 +178,16 @@ send_stats(struct nfs_exporter *exp)
     struct nfs_exporter_metering m;
     struct nfs_exporter_totals tot;
     uint64_t now = nfs_wall_ms();
-    uint8_t buf[128];
 
-    if (!exp->have_stats)
+    if (!exp->opt.stats_records)
         return;
-    emit(exp, &(struct nfs_error){{0}}); /* flow records still in libfixbuf go to everyone */
+    emit(exp); /* flow records still in libfixbuf go to everyone */
     pthread_mutex_lock(&exp->lock);
     m = exp->metering;
     pthread_mutex_unlock(&exp->lock);
     nfs_exporter_get_totals(exp, &tot);
-    for (size_t i = 0; i < exp->n_collectors; i++) {
-        uint64_t msgs, flows, bytes, ns, nsp, nso;
-        struct nfs_error err;
-
-        nfs_collector_sent_totals(exp->collectors[i], &msgs, &flows, &bytes, &ns, &nsp, &nso);
-        exp->deliver_to = (int)i;
-        {
-            uint64_t v[] = {now, msgs, flows, bytes, m.flows, m.packets, m.octets};
-            stats_record(buf, exp->opt.observation_domain, v, NFS_NITEMS(v));
-            encode(exp, TID_METERING, buf, exp->stats[0].size, &err);
-        }
-        {
-            uint64_t v[] = {now, m.ignored_packets, m.ignored_octets, m.kernel_drops};
-            stats_record(buf, exp->opt.observation_domain, v, NFS_NITEMS(v));
-            encode(exp, TID_METERING_REL, buf, exp->stats[1].size, &err);
-        }
-        {
-            uint64_t v[] = {now, ns + tot.queue_full + tot.encode_errors,
-                            nsp + tot.queue_full_packets, nso + tot.queue_full_octets};
-            stats_record(buf, (uint32_t)getpid(), v, NFS_NITEMS(v));
-            encode(exp, TID_EXPORTING_REL, buf, exp->stats[2].size, &err);
-        }
-    }
+    for (size_t i = 0; i < exp->n_collectors; i++)
+        stats_for(exp, i, now, &m, &tot);
     exp->deliver_to = -1;
 }
 
@@ -438,55 +234,6 @@ slot_layout(struct nfs_exporter *exp, const struct nfs_field_group *groups, size
     return true;
 }
 
-static bool
-encoder_create(struct nfs_exporter *exp, struct nfs_error *err)
-{
-    cookie_io_functions_t io = {.write = cookie_write};
-    GError *gerr = NULL;
-
-    exp->wire = nfs_wire_templates_create();
-    exp->rec_size = nfs_ipfix_max_record_size(exp->model);
-    exp->rec = calloc(1, exp->rec_size);
-    if (exp->wire == NULL || exp->rec == NULL) {
-        nfs_error_set(err, "out of memory");
-        return false;
-    }
-    exp->session = nfs_ipfix_session_create(exp->model, exp->opt.observation_domain,
-                                            exp->opt.rfc5610, err);
-    if (exp->session == NULL)
-        return false;
-    exp->have_stats = exp->opt.stats_records;
-    if (exp->have_stats && !stats_templates(exp, err)) {
-        fbSessionFree(exp->session);
-        exp->session = NULL;
-        return false;
-    }
-    exp->fp = fopencookie(exp, "w", io);
-    if (exp->fp == NULL) {
-        fbSessionFree(exp->session);
-        exp->session = NULL;
-        nfs_error_set(err, "fopencookie: %s", strerror(errno));
-        return false;
-    }
-    setvbuf(exp->fp, NULL, _IONBF, 0);
-    exp->fbuf = fBufAllocForExport(exp->session, fbExporterAllocFP(exp->fp));
-    /* The preamble: type records and data templates (ipfix.c), then the statistics ones. */
-    exp->capturing_preamble = true;
-    if (!nfs_ipfix_announce(exp->model, exp->fbuf, err))
-        return false;
-    for (size_t i = 0; exp->have_stats && i < 3; i++)
-        if (!fbSessionExportTemplate(exp->session, exp->stats[i].tid, &gerr))
-            return gerror_fail(err, gerr, "statistics templates");
-    if (!fBufEmit(exp->fbuf, &gerr))
-        return gerror_fail(err, gerr, "templates");
-    if (!drain_encoded(exp, err))
-        return false;
-    exp->capturing_preamble = false;
-    if (exp->n_preamble == 0)
-        nfs_error_set(err, "libfixbuf wrote no templates");
-    return exp->n_preamble > 0;
-}
-
 struct nfs_exporter *
 nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *err)
 {
@@ -513,8 +260,10 @@ nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *er
     pthread_mutex_init(&exp->lock, NULL);
     pthread_cond_init(&exp->cond, NULL);
     exp->model = nfs_ipfix_model_create(groups, n_groups, exp->opt.enterprise_number, err);
-    if (exp->model == NULL || !slot_layout(exp, groups, n_groups, err) ||
-        !encoder_create(exp, err)) {
+    exp->groups = malloc(n_groups * sizeof(*groups));
+    if (exp->groups != NULL)
+        memcpy(exp->groups, groups, n_groups * sizeof(*groups));
+    if (exp->model == NULL || exp->groups == NULL || !slot_layout(exp, groups, n_groups, err)) {
         nfs_exporter_close(exp, NULL);
         return NULL;
     }
@@ -527,13 +276,34 @@ nfs_exporter_create(const struct nfs_exporter_options *opt, struct nfs_error *er
     return exp;
 }
 
+/* The encoder of this profile: an existing one, or a new one. SIZE_MAX on failure. */
+static size_t
+encoder_for(struct nfs_exporter *exp, const struct nfs_export_profile *p, struct nfs_error *err)
+{
+    struct nfs_export_encoder_options eo = {
+        p,       exp->groups,       exp->n_groups,  exp->opt.enterprise_number,
+        exp->opt.observation_domain, exp->opt.rfc5610, exp->opt.stats_records,
+        deliver, &exp->enc_ctx[exp->n_enc],
+    };
+
+    for (size_t e = 0; e < exp->n_enc; e++)
+        if (nfs_export_profile_equal(nfs_export_encoder_profile(exp->enc[e]), p))
+            return e;
+    exp->enc_ctx[exp->n_enc] = (struct deliver_ctx){exp, exp->n_enc};
+    if ((exp->enc[exp->n_enc] = nfs_export_encoder_create(&eo, err)) == NULL)
+        return SIZE_MAX;
+    return exp->n_enc++;
+}
+
 bool
 nfs_exporter_add_collector(struct nfs_exporter *exp, const struct nfs_collector_options *o,
                            struct nfs_error *err)
 {
     struct nfs_collector_env env = {exp->opt.observation_domain, exp->opt.template_refresh_s,
-                                    exp->preamble, exp->n_preamble, (unsigned)exp->n_collectors};
+                                    NULL, 0, (unsigned)exp->n_collectors, false};
     struct nfs_collector *c;
+    struct nfs_error e;
+    size_t enc;
 
     if (exp->started) {
         nfs_error_set(err, "%s: collectors are added before the first record", o->target);
@@ -543,11 +313,30 @@ nfs_exporter_add_collector(struct nfs_exporter *exp, const struct nfs_collector_
         nfs_error_set(err, "%s: at most %d collectors", o->target, MAX_COLLECTORS);
         return false;
     }
+    if (o->profile.format == NFS_EXPORT_NETFLOW9 && strncmp(o->target, "udp://", 6) != 0) {
+        nfs_error_set(err, "%s: NetFlow v9 goes over UDP only (udp://HOST:PORT)", o->target);
+        return false;
+    }
+    if ((enc = encoder_for(exp, &o->profile, &e)) == SIZE_MAX) {
+        nfs_error_set(err, "%s: %s", o->target, e.msg);
+        return false;
+    }
+    env.preamble = nfs_export_encoder_preamble(exp->enc[enc], &env.n_preamble);
+    env.netflow9 = nfs_export_encoder_netflow9(exp->enc[enc]);
     c = nfs_collector_open(o, &env, err);
     if (c == NULL)
         return false;
+    exp->coll_enc[exp->n_collectors] = enc;
     exp->collectors[exp->n_collectors++] = c;
     return true;
+}
+
+void
+nfs_exporter_left_out(const struct nfs_exporter *exp, size_t i,
+                      void (*fn)(void *ctx, const char *name, const char *why), void *ctx)
+{
+    if (i < exp->n_collectors)
+        nfs_export_encoder_left_out(exp->enc[exp->coll_enc[i]], fn, ctx);
 }
 
 bool
@@ -654,28 +443,18 @@ static void
 export_slot(struct nfs_exporter *exp, const uint8_t *slot)
 {
     const struct slot_hdr *h = (const struct slot_hdr *)slot;
-    uint16_t tid = nfs_ipfix_template_id(h->ip_version);
     struct nfs_error err;
-    size_t size;
+    bool ok = true;
 
     for (size_t g = 0; g < exp->n_groups; g++)
         exp->enc_values[g] = (h->present & (1u << g)) ? slot + exp->group_off[g] : NULL;
-    size = nfs_ipfix_encode(exp->model, h->ip_version, exp->enc_values, exp->rec, exp->rec_size);
-    if (size == 0) {
-        atomic_fetch_add(&exp->encode_errors, 1);
-        return;
+    for (size_t e = 0; e < exp->n_enc; e++) {
+        if (!nfs_export_encoder_flow(exp->enc[e], h->ip_version, exp->enc_values, &err))
+            ok = false;
+        if (nfs_export_encoder_pending(exp->enc[e]) >= EMIT_EVERY)
+            nfs_export_encoder_emit(exp->enc[e], &err);
     }
-    exp->meta[(exp->meta_head + exp->meta_n) % META_MAX].packets = h->packets;
-    exp->meta[(exp->meta_head + exp->meta_n) % META_MAX].octets = h->octets;
-    exp->meta_n++;
-    if (!append(exp, tid, exp->rec, size, &err)) {
-        exp->meta_n--; /* libfixbuf refused it: it is in no message */
-        atomic_fetch_add(&exp->encode_errors, 1);
-        return;
-    }
-    atomic_fetch_add(&exp->encoded, 1);
-    if (exp->meta_n >= EMIT_EVERY)
-        emit(exp, &err);
+    atomic_fetch_add(ok ? &exp->encoded : &exp->encode_errors, 1);
 }
 
 /* Takes up to `budget` records from each queue; returns how many it took. */
@@ -695,7 +474,7 @@ drain_queues(struct nfs_exporter *exp, size_t budget)
         }
     }
     if (done != 0)
-        emit(exp, &(struct nfs_error){{0}});
+        emit(exp);
     return done;
 }
 
@@ -1012,23 +791,6 @@ nfs_exporter_model(const struct nfs_exporter *exp)
 /* ------------------------------------------------------------------------------------------ */
 /* Close */
 
-static void
-encoder_destroy(struct nfs_exporter *exp)
-{
-    if (exp->fbuf != NULL)
-        fBufFree(exp->fbuf); /* frees the session and the libfixbuf exporter */
-    else if (exp->session != NULL)
-        fbSessionFree(exp->session);
-    if (exp->fp != NULL)
-        fclose(exp->fp);
-    for (size_t i = 0; i < exp->n_preamble; i++)
-        free((void *)(uintptr_t)exp->preamble[i].data);
-    free(exp->preamble);
-    nfs_wire_templates_destroy(exp->wire);
-    free(exp->in);
-    free(exp->rec);
-}
-
 bool
 nfs_exporter_stop(struct nfs_exporter *exp, struct nfs_error *err)
 {
@@ -1040,7 +802,7 @@ nfs_exporter_stop(struct nfs_exporter *exp, struct nfs_error *err)
     if (exp->stopped)
         return exp->stop_ok;
     exp->stopped = true;
-    if (exp->model != NULL && exp->fbuf != NULL && exp->wake.fd >= 0 &&
+    if (exp->model != NULL && exp->wake.fd >= 0 &&
         nfs_exporter_start(exp, err)) {
         atomic_store(&exp->stop, true);
         nfs_export_wake_ring(&exp->wake, true);
@@ -1080,7 +842,8 @@ nfs_exporter_close(struct nfs_exporter *exp, struct nfs_error *err)
     nq = atomic_load(&exp->n_queues);
     for (size_t i = 0; i < nq; i++)
         nfs_export_queue_destroy(exp->queues[i]);
-    encoder_destroy(exp);
+    for (size_t e = 0; e < exp->n_enc; e++)
+        nfs_export_encoder_destroy(exp->enc[e]);
     /* Sessions hold the model's elements: the model goes last. */
     nfs_ipfix_model_destroy(exp->model);
     if (exp->wake.fd >= 0)
@@ -1091,6 +854,7 @@ nfs_exporter_close(struct nfs_exporter *exp, struct nfs_error *err)
     free(exp->group_size);
     free(exp->values);
     free(exp->enc_values);
+    free(exp->groups);
     free(exp);
     return ok;
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "export_profile.h"
 #include "ipfix.h"
 #include "record.h"
 
@@ -66,6 +67,9 @@ struct nfs_collector_options {
     /* files */
     uint32_t rotate_s;     /* start a new file every N s; 0: never */
     uint64_t rotate_bytes; /* start a new file before exceeding N bytes; 0: never */
+    /* What this collector gets (all zeros: IPFIX biflows with every field group). NetFlow v9
+     * only over UDP. key_file is read when the collector is added. */
+    struct nfs_export_profile profile;
 };
 
 /* One collector's counters. Flow records unless said otherwise. */
@@ -134,6 +138,10 @@ bool nfs_exporter_add_collector(struct nfs_exporter *exp, const struct nfs_colle
 
 /* nfs_exporter_add_collector with the target's defaults and require_connect set. */
 bool nfs_exporter_add(struct nfs_exporter *exp, const char *target, struct nfs_error *err);
+
+/* The IPFIX elements collector i's profile leaves out, one call of fn each (--check-config). */
+void nfs_exporter_left_out(const struct nfs_exporter *exp, size_t i,
+                           void (*fn)(void *ctx, const char *name, const char *why), void *ctx);
 
 /* Starts the export thread (done by the first queue or record if not called). */
 bool nfs_exporter_start(struct nfs_exporter *exp, struct nfs_error *err);

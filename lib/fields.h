@@ -50,6 +50,14 @@ enum nfs_field_flags {
     NFS_F_IP6 = 1u << 1, /* only in IPv6 records */
 };
 
+/*
+ * A list field's flat form (a collector's `lists: flat`): position i (1..N) becomes its own
+ * element, id base + i, named name + i, under the field's PEN. The base sits in the flags'
+ * upper 16 bits; 0: the list has no flat form and such a collector goes without it.
+ */
+#define NFS_F_FLAT_BASE(base) ((uint32_t)(base) << 16)
+#define NFS_FIELD_FLAT_BASE(f) ((uint16_t)((f)->flags >> 16))
+
 struct nfs_field {
     const char *name; /* IPFIX element name; also the name --list-fields prints */
     uint32_t pen;     /* NFS_PEN_* */

@@ -154,8 +154,8 @@ pen_of(const struct nfs_field *f, uint32_t own_pen)
     return f->pen == NFS_PEN_OWN ? own_pen : f->pen;
 }
 
-static bool
-gerror_fail(struct nfs_error *err, GError *gerr, const char *what)
+bool
+nfs_ipfix_gerror(struct nfs_error *err, GError *gerr, const char *what)
 {
     nfs_error_set(err, "%s: %s", what, gerr != NULL ? gerr->message : "unknown libfixbuf error");
     g_clear_error(&gerr);
@@ -487,7 +487,7 @@ template_build(const struct nfs_ipfix_model *m, const struct layout *l, struct n
 
         if (!fbTemplateAppendSpec(t, &spec, 0, &gerr)) {
             fbTemplateFreeUnused(t);
-            gerror_fail(err, gerr, l->slots[i].f->name);
+            nfs_ipfix_gerror(err, gerr, l->slots[i].f->name);
             return NULL;
         }
     }
@@ -513,10 +513,10 @@ session_add(const struct nfs_ipfix_model *m, fbSession_t *s, unsigned ip_version
         return false;
     if (!fbSessionAddTemplate(s, TRUE, tid, t, &gerr)) {
         fbTemplateFreeUnused(t);
-        return gerror_fail(err, gerr, "adding internal template");
+        return nfs_ipfix_gerror(err, gerr, "adding internal template");
     }
     if (!fbSessionAddTemplate(s, FALSE, tid, t, &gerr))
-        return gerror_fail(err, gerr, "adding external template");
+        return nfs_ipfix_gerror(err, gerr, "adding external template");
     return true;
 }
 
@@ -532,7 +532,7 @@ nfs_ipfix_session_create(const struct nfs_ipfix_model *m, uint32_t domain, bool 
      * the records itself, for our elements only and before the data templates. */
     if (rfc5610 &&
         fbSessionSetMetadataExportElements(s, FALSE, NFS_IPFIX_TID_IE_TYPES, &gerr) == 0) {
-        gerror_fail(err, gerr, "adding the RFC 5610 template");
+        nfs_ipfix_gerror(err, gerr, "adding the RFC 5610 template");
         fbSessionFree(s);
         return NULL;
     }
@@ -552,11 +552,11 @@ announce_types(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nfs_error *
     if (fbSessionGetTemplate(s, FALSE, NFS_IPFIX_TID_IE_TYPES, NULL) == NULL)
         return true;
     if (!fbSessionExportTemplate(s, NFS_IPFIX_TID_IE_TYPES, &gerr))
-        return gerror_fail(err, gerr, "RFC 5610 template");
+        return nfs_ipfix_gerror(err, gerr, "RFC 5610 template");
     for (size_t i = 0; i < m->n_own; i++) {
         if (!fbInfoElementWriteOptionsRecord(fbuf, m->own[i], NFS_IPFIX_TID_IE_TYPES,
                                              NFS_IPFIX_TID_IE_TYPES, &gerr))
-            return gerror_fail(err, gerr, "RFC 5610 records");
+            return nfs_ipfix_gerror(err, gerr, "RFC 5610 records");
     }
     return true;
 }
@@ -571,7 +571,7 @@ nfs_ipfix_announce(const struct nfs_ipfix_model *m, fBuf_t *fbuf, struct nfs_err
         return false;
     if (!fbSessionExportTemplate(s, NFS_IPFIX_TID_IP4, &gerr) ||
         !fbSessionExportTemplate(s, NFS_IPFIX_TID_IP6, &gerr))
-        return gerror_fail(err, gerr, "data templates");
+        return nfs_ipfix_gerror(err, gerr, "data templates");
     return true;
 }
 

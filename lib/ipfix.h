@@ -27,6 +27,9 @@
 
 struct nfs_ipfix_model;
 
+/* Sets err to "what: " and libfixbuf's message, frees gerr; returns false (for return). */
+bool nfs_ipfix_gerror(struct nfs_error *err, GError *gerr, const char *what);
+
 /* Builds the model for these groups (copied: the tables themselves must outlive the model).
  * NFS_PEN_OWN elements become elements of enterprise_number. Fails, naming the field, when a
  * table is inconsistent: an IANA/reverse element fixbuf does not know under that name, an

@@ -88,7 +88,7 @@ list_fields(struct nfs_field *f, size_t n, bool csv_only)
         f[k] = (struct nfs_field){q->name, csv_only ? NFS_PEN_IANA : NFS_PEN_OWN,
                                   csv_only ? 0 : q->list_id, q->list_type,
                                   (uint16_t)(q->offset_per_n * n), (uint16_t)(q->item_size * n),
-                                  q->csv, 0, q->doc};
+                                  q->csv, csv_only ? 0 : NFS_F_FLAT_BASE(q->flat_base), q->doc};
     }
 }
 

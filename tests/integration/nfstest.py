@@ -473,22 +473,22 @@ def read_ipfix_file(path):
         return list(r.namedict_iterator())
 
 
-class UdpIpfixReceiver(threading.Thread):
-    """Receives IPFIX over UDP on 127.0.0.1; decodes with python3-ipfix."""
+class UdpReceiver(threading.Thread):
+    """Receives datagrams on 127.0.0.1 (any free port) until finish(); take() gets each."""
 
     def __init__(self):
         super().__init__(daemon=True)
-        import ipfix.message
-        ipfix_model()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
-        self.msg = ipfix.message.MessageBuffer()
-        self.records, self.errors, self.datagrams = [], [], 0
+        self.datagrams = 0
         self.last_rx = time.time()
         self._halt = threading.Event()
+
+    def take(self, data):
+        pass
 
     def run(self):
         while not self._halt.is_set():
@@ -498,11 +498,7 @@ class UdpIpfixReceiver(threading.Thread):
                 continue
             self.datagrams += 1
             self.last_rx = time.time()
-            try:
-                self.msg.from_bytes(data)
-                self.records.extend(self.msg.namedict_iterator())
-            except Exception as e:  # keep receiving; report at the end
-                self.errors.append(repr(e))
+            self.take(data)
 
     def finish(self, quiet_s=1.0, max_s=10):
         t_end = time.time() + max_s
@@ -511,6 +507,24 @@ class UdpIpfixReceiver(threading.Thread):
         self._halt.set()
         self.join(5)
         self.sock.close()
+
+
+class UdpIpfixReceiver(UdpReceiver):
+    """Receives IPFIX over UDP on 127.0.0.1; decodes with python3-ipfix."""
+
+    def __init__(self):
+        super().__init__()
+        import ipfix.message
+        ipfix_model()
+        self.msg = ipfix.message.MessageBuffer()
+        self.records, self.errors = [], []
+
+    def take(self, data):
+        try:
+            self.msg.from_bytes(data)
+            self.records.extend(self.msg.namedict_iterator())
+        except Exception as e:  # keep receiving; report at the end
+            self.errors.append(repr(e))
 
 
 class TcpIpfixReceiver(threading.Thread):
