@@ -13,6 +13,7 @@
 #include "capture.h"
 #include "clock.h"
 #include "csv.h"
+#include "export_profile.h"
 #include "exporter.h"
 #include "log.h"
 #include "offline.h"
@@ -22,6 +23,7 @@
 struct sinks {
     struct nfs_exporter *exporter;
     struct nfs_csv *csv;
+    struct nfs_export_view *csv_view; /* output.anonymize: the CSV's addresses anonymised */
     uint64_t records;
     bool failed;
     struct nfs_error err;
@@ -31,12 +33,16 @@ static void
 emit_record(void *ctx, const struct nfs_record *rec, const void *const *groups)
 {
     struct sinks *s = ctx;
+    struct nfs_export_view_record anon[2];
+    const void *const *csv_values = groups;
 
     if (s->failed)
         return;
+    if (s->csv_view != NULL && nfs_export_view_records(s->csv_view, groups, anon) > 0)
+        csv_values = anon[0].values; /* a copy: the collectors get the real addresses */
     if ((s->exporter &&
          !nfs_exporter_export_values(s->exporter, rec->ip_version, groups, &s->err)) ||
-        (s->csv && !nfs_csv_write(s->csv, rec->ip_version, groups, &s->err))) {
+        (s->csv && !nfs_csv_write(s->csv, rec->ip_version, csv_values, &s->err))) {
         s->failed = true;
         return;
     }
@@ -74,6 +80,11 @@ open_sinks(const struct nfs_config *cfg, struct sinks *s)
     if (cfg->output.csv[0] != '\0' &&
         (s->csv = nfs_csv_open(cfg->output.csv, groups, n_groups, &err)) == NULL)
         return nfs_log_err("%s", err.msg), false;
+    if (s->csv != NULL && cfg->output.csv_key_file[0] != '\0' &&
+        (s->csv_view = nfs_export_view_create(
+             &(struct nfs_export_profile){.key_file = cfg->output.csv_key_file}, groups,
+             n_groups, &err)) == NULL)
+        return nfs_log_err("output.csv: %s", err.msg), false;
     return true;
 }
 
@@ -103,6 +114,7 @@ close_sinks(struct sinks *s)
         ok = false, nfs_log_err("%s", err.msg);
     if (!nfs_csv_close(s->csv, &err))
         ok = false, nfs_log_err("%s", err.msg);
+    nfs_export_view_destroy(s->csv_view);
     return ok;
 }
 

@@ -65,6 +65,18 @@ class Nfcapd:
         return json.loads(text) if text.startswith("[") else []
 
 
+def run_daemon(ck, daemon, tmp, name, pcap, yaml, output=""):
+    """Writes TMP/NAME.yaml (yaml, then output: with csv: TMP/NAME.csv and `output` lines),
+    runs nfsensord on pcap with it, checks it exits 0; returns the CSV's path."""
+    conf = os.path.join(tmp, name + ".yaml")
+    csv_path = os.path.join(tmp, name + ".csv")
+    with open(conf, "w") as f:
+        f.write("%soutput:\n  csv: %s\n%s" % (yaml, csv_path, output))
+    r = T.run([daemon, "--config", conf, "--read", pcap], timeout=300)
+    ck.check("%s: nfsensord exits 0" % name, r.returncode == 0, T.tail(r.stderr))
+    return csv_path
+
+
 def nfdump_ms(s):
     """nfdump's local time "2023-11-14T22:13:20.123" as ms since the epoch."""
     dt = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f")

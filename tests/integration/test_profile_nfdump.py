@@ -29,18 +29,14 @@ def run_capture(ck, daemon, tmp, name, pcap):
     uni = U.Nfcapd(ck, tmp, name + "-uniflow")
     v9 = U.Nfcapd(ck, tmp, name + "-netflow9")
     catcher = U.UdpCatcher()
-    conf = os.path.join(tmp, name + ".yaml")
-    csv_path = os.path.join(tmp, name + ".csv")
-    with open(conf, "w") as f:
-        f.write("flows:\n  accounting: ip\n  idle_timeout: %ds\n  active_timeout: %ds\n"
-                "collectors:\n"
-                "  - address: 127.0.0.1:%d\n    records: uniflow\n"
-                "  - address: 127.0.0.1:%d\n    format: netflow9\n"
-                "  - address: 127.0.0.1:%d\n    format: netflow9\n"
-                "output:\n  csv: %s\n" % (T.IDLE_S, T.ACTIVE_S, uni.port, v9.port, catcher.port,
-                                           csv_path))
-    r = T.run([daemon, "--config", conf, "--read", pcap], timeout=300)
-    ck.check("%s: nfsensord exits 0" % name, r.returncode == 0, T.tail(r.stderr))
+    csv_path = U.run_daemon(
+        ck, daemon, tmp, name, pcap,
+        "flows:\n  accounting: ip\n  idle_timeout: %ds\n  active_timeout: %ds\n"
+        "collectors:\n"
+        "  - address: 127.0.0.1:%d\n    records: uniflow\n"
+        "  - address: 127.0.0.1:%d\n    format: netflow9\n"
+        "  - address: 127.0.0.1:%d\n    format: netflow9\n" % (
+            T.IDLE_S, T.ACTIVE_S, uni.port, v9.port, catcher.port))
     catcher.finish()
     expected = U.uniflow_records(U.csv_flows(csv_path))
     ck.info("%s: %d CSV flows, %d uniflow records expected" % (
