@@ -4,7 +4,8 @@ test_systemd_unit.py NFSENSORD [SOURCE_DIR]: what `meson install` puts on a syst
 
 Installs the build into a DESTDIR and checks every installed piece: the binary, the unit (its
 paths are this build's sbindir and sysconfdir), the sysusers and tmpfiles snippets, the
-configuration in sysconfdir/nfsensor (which the installed binary accepts) and the man page.
+configuration in sysconfdir/nfsensor (which the installed binary accepts) and the man page; the
+template nfsensord@.service reads sysconfdir/nfsensor/IFACE.yaml.
 `systemd-analyze verify` then checks the installed unit. It resolves ExecStart= on the running
 system, where nothing is installed, so it verifies a copy whose commands point into the
 DESTDIR (the only change). `systemd-analyze security --offline=true` rates the unit; the test
@@ -77,6 +78,20 @@ def main():
                            env=dict(os.environ, MANPATH=d(mandir)))
         ck.check("systemd-analyze verify accepts the unit", r.returncode == 0 and
                  b"nfsensord.service" not in r.stderr + r.stdout,
+                 nfstest.tail(r.stdout + r.stderr))
+        # The template (nfsensord@IFACE.service), made from the same file: one instance's copy.
+        template = d(os.path.join(prefix, "lib/systemd/system/nfsensord@.service"))
+        ttext = open(template).read() if os.path.isfile(template) else ""
+        ck.check("the template unit reads sysconfdir/nfsensor/IFACE.yaml",
+                 "ExecStart=%s/nfsensord --config %s/nfsensor/%%i.yaml" % (sbindir, sysconfdir)
+                 in ttext, ttext[:600])
+        instance = os.path.join(verify_dir, "nfsensord@eth0.service")
+        with open(instance, "w") as f:
+            f.write(ttext.replace(os.path.join(sbindir, "nfsensord"), binary))
+        r = subprocess.run([analyze, "verify", instance], capture_output=True, timeout=60,
+                           env=dict(os.environ, MANPATH=d(mandir)))
+        ck.check("systemd-analyze verify accepts an instance of the template",
+                 r.returncode == 0 and b"nfsensord" not in r.stderr + r.stdout,
                  nfstest.tail(r.stdout + r.stderr))
         r = nfstest.run([analyze, "security", "--offline=true", copy], timeout=60)
         out = (r.stdout + r.stderr).decode("utf-8", "replace")
