@@ -44,7 +44,9 @@
 #include "clock.h"
 #include "exporter.h"
 #include "log.h"
+#include "loss.h"
 #include "notify.h"
+#include "observe.h"
 #include "privs.h"
 #include "worker.h"
 
@@ -90,7 +92,8 @@ struct daemon {
     struct closer *closers;
     pthread_mutex_t closers_lock;
     struct retired retired;
-    unsigned next_pipeline; /* pipeline index for plugins */
+    unsigned next_pipeline;      /* pipeline index for plugins */
+    struct nfs_observe *observe; /* metrics: NULL when off */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -545,6 +548,57 @@ status(struct daemon *d)
                dropped, retrying);
 }
 
+/* Whether the loss identities (loss.h) hold on this snapshot, for SIGUSR1. */
+static void
+print_identities(struct unit *u, const struct nfs_worker_snap *s, FILE *fp)
+{
+    char why[200];
+
+    fprintf(fp, "identities.interface %s\n",
+            nfs_loss_check_interface(&s->counters, why, sizeof(why)) ? "hold" : why);
+    for (size_t k = 0; k < nfs_exporter_target_count(u->exp); k++) {
+        struct nfs_exporter_stats cs;
+
+        nfs_exporter_get_stats(u->exp, k, &cs);
+        fprintf(fp, "identities.collector[%zu] %s\n", k,
+                nfs_loss_check_collector(&cs, why, sizeof(why)) ? "hold" : why);
+    }
+}
+
+/* Every unit's snapshots for the metrics (observe.c); /health is unhealthy while an
+ * interface is retrying its capture. */
+static void
+observe(struct daemon *d, uint64_t now_ms)
+{
+    struct nfs_metrics_interface ifs[MAX_UNITS];
+    struct nfs_metrics_collector *cols[MAX_UNITS] = {0};
+    char why[200] = "";
+
+    for (size_t i = 0; i < d->n_units; i++) {
+        struct unit *u = d->units[i];
+        struct nfs_worker_snap s;
+        size_t n = nfs_exporter_target_count(u->exp);
+
+        unit_snap(u, &s, NULL);
+        ifs[i] = (struct nfs_metrics_interface){
+            .name = u->ifc.name, .c = s.counters, .capturing = s.state == NFS_WORKER_CAPTURING};
+        nfs_exporter_get_totals(u->exp, &ifs[i].export);
+        if (s.state == NFS_WORKER_RETRYING && why[0] == '\0')
+            snprintf(why, sizeof(why), "%s", s.why);
+        if (n == 0 || (cols[i] = calloc(n, sizeof(*cols[i]))) == NULL)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            nfs_exporter_get_stats(u->exp, k, &cols[i][k].s);
+            cols[i][k].target = cols[i][k].s.target;
+        }
+        ifs[i].collectors = cols[i];
+        ifs[i].n_collectors = n;
+    }
+    nfs_observe_publish(d->observe, ifs, d->n_units, why[0] ? why : NULL, now_ms);
+    for (size_t i = 0; i < d->n_units; i++)
+        free(cols[i]);
+}
+
 /* SIGUSR1: the STATUS figures, every counter of every interface, every exporter's. */
 static void
 log_statistics(struct daemon *d)
@@ -574,6 +628,7 @@ log_statistics(struct daemon *d)
                 fprintf(fp, "%s %" PRIu64 "\n", nfs_counter_name((enum nfs_counter)c),
                         s.counters.v[c]);
         nfs_exporter_print_stats(u->exp, fp);
+        print_identities(u, &s, fp);
         fclose(fp);
         for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
             nfs_log_info("%s (domain %u): %s", u->ifc.name, u->ifc.observation_domain, line);
@@ -929,6 +984,10 @@ main_loop(struct daemon *d, int sfd)
         }
         if (wd_ms > 0 && next_wd - now < (uint64_t)timeout)
             timeout = (int)(next_wd - now);
+        if (nfs_observe_due(d->observe, now))
+            observe(d, now);
+        if (d->observe != NULL && nfs_observe_wait_ms(d->observe, now) < timeout)
+            timeout = nfs_observe_wait_ms(d->observe, now);
         if (poll(&pfd, 1, timeout) <= 0)
             continue;
         while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -951,6 +1010,7 @@ int
 nfs_live_run(struct nfs_config *cfg, const struct nfs_cli *cli)
 {
     struct daemon d = {.cli = cli};
+    bool failed;
     int sfd, rc = 0;
     struct nfs_error err;
 
@@ -970,7 +1030,8 @@ nfs_live_run(struct nfs_config *cfg, const struct nfs_cli *cli)
         return 1;
     }
     pthread_mutex_init(&d.closers_lock, NULL);
-    if ((d.gen = gen_new(cfg)) == NULL || !apply(&d, d.gen, true)) {
+    d.observe = nfs_observe_start(cfg, &failed); /* binds before privileges drop */
+    if ((d.gen = gen_new(cfg)) == NULL || failed || !apply(&d, d.gen, true)) {
         nfs_log_err("not started");
         rc = 1;
     } else {
@@ -979,6 +1040,7 @@ nfs_live_run(struct nfs_config *cfg, const struct nfs_cli *cli)
         main_loop(&d, sfd);
     }
     shutdown_all(&d);
+    nfs_observe_stop(d.observe);
     gen_unref(d.gen);
     pthread_mutex_destroy(&d.closers_lock);
     close(sfd);

@@ -16,6 +16,8 @@
 #include "export_profile.h"
 #include "exporter.h"
 #include "log.h"
+#include "loss.h"
+#include "observe.h"
 #include "offline.h"
 #include "pipeline.h"
 
@@ -27,6 +29,7 @@ struct sinks {
     uint64_t records;
     bool failed;
     struct nfs_error err;
+    struct nfs_observe *observe; /* metrics: NULL when off */
 };
 
 static void
@@ -102,16 +105,44 @@ report_metering(struct sinks *s, const struct nfs_counters *c)
                                            });
 }
 
+/* The run's figures for the metrics (docs/counters.md): the input is the interface
+ * "offline". Called between batches, so the pipeline's counters are one snapshot. */
+static void
+publish_metrics(struct sinks *s, const struct nfs_pipeline *p)
+{
+    struct nfs_metrics_collector cols[NFS_CONFIG_MAX_COLLECTORS];
+    struct nfs_metrics_interface m = {
+        .name = "offline", .c = *nfs_pipeline_counters(p), .capturing = true, .collectors = cols};
+
+    if (s->observe == NULL)
+        return;
+    nfs_loss_file_input(&m.c, s->records, nfs_pipeline_active_flows(p));
+    if (s->exporter != NULL) {
+        nfs_exporter_get_totals(s->exporter, &m.export);
+        for (; m.n_collectors < nfs_exporter_target_count(s->exporter) &&
+               m.n_collectors < NFS_CONFIG_MAX_COLLECTORS;
+             m.n_collectors++) {
+            nfs_exporter_get_stats(s->exporter, m.n_collectors, &cols[m.n_collectors].s);
+            cols[m.n_collectors].target = cols[m.n_collectors].s.target;
+        }
+    }
+    nfs_observe_publish(s->observe, &m, 1, NULL, nfs_mono_ms());
+}
+
 static bool
-close_sinks(struct sinks *s)
+close_sinks(struct sinks *s, const struct nfs_pipeline *p)
 {
     struct nfs_error err;
     bool ok = !s->failed;
 
     if (s->failed)
         nfs_log_err("%s", s->err.msg);
-    if (!nfs_exporter_close(s->exporter, &err))
+    if (!nfs_exporter_stop(s->exporter, &err)) /* drained: the final figures, then freed */
         ok = false, nfs_log_err("%s", err.msg);
+    if (p != NULL)
+        publish_metrics(s, p);
+    nfs_exporter_close(s->exporter, NULL);
+    nfs_observe_stop(s->observe);
     if (!nfs_csv_close(s->csv, &err))
         ok = false, nfs_log_err("%s", err.msg);
     nfs_export_view_destroy(s->csv_view);
@@ -132,7 +163,7 @@ show_progress(const struct nfs_capture *cap, const struct nfs_pipeline *p, bool 
 
 /* Reads every input into the pipeline; false when an input was unreadable or corrupt. */
 static bool
-read_inputs(const struct nfs_config *cfg, const char *bpf, struct nfs_pipeline *p)
+read_inputs(const struct nfs_config *cfg, const char *bpf, struct nfs_pipeline *p, struct sinks *s)
 {
     struct nfs_error err;
     struct nfs_frame f[256];
@@ -148,6 +179,8 @@ read_inputs(const struct nfs_config *cfg, const char *bpf, struct nfs_pipeline *
     }
     while ((rc = nfs_capture_next_batch(cap, f, (int)NFS_NITEMS(f), &err)) > 0) {
         nfs_pipeline_frames(p, f, (size_t)rc);
+        if (nfs_observe_due(s->observe, nfs_mono_ms()))
+            publish_metrics(s, p);
         if (tty && nfs_mono_ms() >= next_progress) {
             show_progress(cap, p, false);
             next_progress = nfs_mono_ms() + 500;
@@ -175,22 +208,23 @@ nfs_offline_run(const struct nfs_config *cfg, const char *bpf)
     struct sinks sinks = {0};
     struct nfs_pipeline *p;
     struct nfs_error err;
-    bool input_ok, output_ok;
+    bool input_ok, output_ok, failed;
 
-    if (!open_sinks(cfg, &sinks)) {
-        close_sinks(&sinks);
+    sinks.observe = nfs_observe_start(cfg, &failed);
+    if (failed || !open_sinks(cfg, &sinks)) {
+        close_sinks(&sinks, NULL);
         return 1;
     }
     p = nfs_pipeline_create(&po, emit_record, &sinks, &err);
     if (p == NULL) {
         nfs_log_err("%s", err.msg);
-        close_sinks(&sinks);
+        close_sinks(&sinks, NULL);
         return 1;
     }
-    input_ok = read_inputs(cfg, bpf, p);
+    input_ok = read_inputs(cfg, bpf, p, &sinks);
     nfs_pipeline_flush(p);
     report_metering(&sinks, nfs_pipeline_counters(p));
+    output_ok = close_sinks(&sinks, p);
     nfs_pipeline_destroy(p);
-    output_ok = close_sinks(&sinks);
     return input_ok && output_ok ? 0 : 1;
 }

@@ -42,7 +42,10 @@ struct nfs_worker {
     int wake_fd;
     /* retry */
     uint64_t retry_at_ms, retry_delay_ms, opened_ms;
-    uint64_t drops_closed; /* drops of capture sockets already closed */
+    struct nfs_live_stats closed; /* kernel figures of capture sockets already closed */
+    uint64_t read_open;           /* frames read from the open capture socket */
+    uint64_t discarded;           /* frames left in the rings of closed sockets */
+    uint64_t handover_skipped, exported, queue_full;
     uint64_t last_tick_ms, last_publish_ms;
     /* mailbox, under lock */
     pthread_mutex_t lock;
@@ -62,7 +65,10 @@ emit(void *ctx, const struct nfs_record *rec, const void *const *groups)
 {
     struct nfs_worker *w = ctx;
 
-    nfs_export_queue_push(w->queue, rec->ip_version, groups);
+    if (nfs_export_queue_push(w->queue, rec->ip_version, groups))
+        w->exported++;
+    else
+        w->queue_full++;
 }
 
 static void
@@ -125,14 +131,38 @@ nfs_worker_create(const struct nfs_live_options *opt, const struct nfs_pipeline_
     return w;
 }
 
+/* The pipeline's counters with the worker's own: capture socket and export queue (loss.h). */
+static void
+counters_now(struct nfs_worker *w, struct nfs_counters *c)
+{
+    struct nfs_live_stats k = {0};
+
+    *c = *nfs_pipeline_counters(w->pipeline);
+    if (w->live != NULL)
+        nfs_live_stats(w->live, &k);
+    c->v[NFS_C_PACKETS] += w->handover_skipped;
+    c->v[NFS_C_HANDOVER] = w->handover_skipped;
+    c->v[NFS_C_FLOWS_EXPORTED] = w->exported;
+    c->v[NFS_C_FLOWS_QUEUE_FULL] = w->queue_full;
+    c->v[NFS_C_FLOWS_OPEN] = nfs_pipeline_active_flows(w->pipeline);
+    c->v[NFS_C_KERNEL_SEEN] = w->closed.seen + k.seen;
+    c->v[NFS_C_KERNEL_DROPPED] = w->closed.dropped + k.dropped;
+    c->v[NFS_C_IF_DROPPED] = w->closed.if_dropped + k.if_dropped;
+    c->v[NFS_C_RING_WAITING] = k.seen - k.dropped - w->read_open;
+    c->v[NFS_C_RING_DISCARDED] = w->discarded;
+}
+
 /* Copies the counters out for the main thread. */
 static void
 publish(struct nfs_worker *w, uint64_t now_ms)
 {
-    uint64_t drops = w->drops_closed + (w->live ? nfs_live_drops(w->live) : 0);
+    struct nfs_counters c;
+    uint64_t drops;
 
+    counters_now(w, &c);
+    drops = c.v[NFS_C_KERNEL_DROPPED] + c.v[NFS_C_IF_DROPPED];
     pthread_mutex_lock(&w->lock);
-    w->snap.counters = *nfs_pipeline_counters(w->pipeline);
+    w->snap.counters = c;
     w->snap.drops = drops;
     w->snap.active_flows = nfs_pipeline_active_flows(w->pipeline);
     w->snap.beat_ms = now_ms;
@@ -144,7 +174,14 @@ publish(struct nfs_worker *w, uint64_t now_ms)
 static void
 capture_failed(struct nfs_worker *w, const char *msg, uint64_t now_ms)
 {
-    w->drops_closed += nfs_live_drops(w->live);
+    struct nfs_live_stats k;
+
+    nfs_live_stats(w->live, &k);
+    w->closed.seen += k.seen;
+    w->closed.dropped += k.dropped;
+    w->closed.if_dropped += k.if_dropped;
+    w->discarded += k.seen - k.dropped - w->read_open;
+    w->read_open = 0;
     nfs_live_close(w->live);
     w->live = NULL;
     if (now_ms - w->opened_ms >= STABLE_MS)
@@ -219,7 +256,7 @@ static bool
 read_capture(struct nfs_worker *w, short revents)
 {
     struct nfs_error e;
-    int n = 0;
+    int n = 0, k;
 
     for (int i = 0; i < READS_PER_LOOP; i++) {
         n = nfs_live_read(w->live, w->frames, BATCH, &e);
@@ -229,7 +266,10 @@ read_capture(struct nfs_worker *w, short revents)
         }
         if (n == 0)
             break;
-        nfs_pipeline_frames(w->pipeline, w->frames, (size_t)handover(w, n));
+        w->read_open += (uint64_t)n;
+        k = handover(w, n);
+        w->handover_skipped += (uint64_t)(n - k);
+        nfs_pipeline_frames(w->pipeline, w->frames, (size_t)k);
     }
     if (n == 0 && (revents & (POLLERR | POLLHUP | POLLNVAL))) {
         char msg[96];

@@ -39,6 +39,8 @@ struct nfs_live {
     size_t copy_size, used;
     struct nfs_frame *frames; /* the batch being filled by the callback */
     int n, max;
+    struct pcap_stat last; /* libpcap's u_int counts wrap at 2^32: summed by delta */
+    struct nfs_live_stats total;
 };
 
 /* IFF_UP of the interface: NFS_LIVE_OK, NFS_LIVE_DOWN or NFS_LIVE_NO_DEVICE. */
@@ -235,6 +237,20 @@ nfs_live_drops(struct nfs_live *l)
     if (pcap_stats(l->pcap, &st) != 0)
         return 0;
     return (uint64_t)st.ps_drop + st.ps_ifdrop;
+}
+
+void
+nfs_live_stats(struct nfs_live *l, struct nfs_live_stats *out)
+{
+    struct pcap_stat st;
+
+    if (pcap_stats(l->pcap, &st) == 0) {
+        l->total.seen += (u_int)(st.ps_recv - l->last.ps_recv);
+        l->total.dropped += (u_int)(st.ps_drop - l->last.ps_drop);
+        l->total.if_dropped += (u_int)(st.ps_ifdrop - l->last.ps_ifdrop);
+        l->last = st;
+    }
+    *out = l->total;
 }
 
 uint32_t

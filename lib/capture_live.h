@@ -53,6 +53,14 @@ int nfs_live_read(struct nfs_live *l, struct nfs_frame *f, int max, struct nfs_e
 /* Packets the kernel dropped since the open (ring full, interface drops). */
 uint64_t nfs_live_drops(struct nfs_live *l);
 
+/* The socket's kernel figures since the open (pcap_stats, which accumulates the counts that
+ * PACKET_STATISTICS resets on every read): seen = put in the ring + dropped (ring full), both
+ * after the filter; interface drops are the device's own, counted apart. */
+struct nfs_live_stats {
+    uint64_t seen, dropped, if_dropped;
+};
+void nfs_live_stats(struct nfs_live *l, struct nfs_live_stats *out);
+
 /* A new PACKET_FANOUT group id, never returned before by this process: the sockets of one
  * set of workers share it (also when they reopen); a restarted set gets another, so old and
  * new sockets never split one group's packets. */

@@ -50,6 +50,7 @@ struct counters {
     uint64_t sent, delivered, spool_full, send_errors, replayed, undelivered;
     uint64_t messages, bytes, templates, connects, disconnects, files;
     uint64_t not_sent_packets, not_sent_octets;
+    uint64_t taken; /* flow records added */
 };
 
 struct nfs_collector {
@@ -598,6 +599,8 @@ file_finish(struct nfs_collector *c)
     nfs_framer_flush(c->framer);
     if (c->is_stdout) {
         c->ffd = -1;
+        c->n.delivered += c->fflows; /* the stream is complete */
+        c->fflows = 0;
         return;
     }
     fsync(c->ffd);
@@ -789,6 +792,7 @@ nfs_collector_open(const struct nfs_collector_options *o, const struct nfs_colle
 void
 nfs_collector_add(struct nfs_collector *c, const struct nfs_ipfix_item *item, uint64_t now_ms)
 {
+    c->n.taken += item->flows;
     /* A message boundary first, so templates and rotations happen between messages. */
     if (nfs_framer_pending(c->framer) != 0 && !nfs_framer_fits(c->framer, item))
         nfs_framer_flush(c->framer);
@@ -1008,6 +1012,9 @@ nfs_collector_publish(struct nfs_collector *c)
         s.spool_bytes = sp.pending_mem.bytes + sp.retained.bytes;
         s.spool_disk_bytes = sp.pending_disk.bytes;
     }
+    s.taken = c->n.taken;
+    s.waiting = nfs_framer_pending_flows(c->framer) + s.spool_records +
+                (c->kind == K_FILE && c->ffd >= 0 ? c->fflows : 0);
     pthread_mutex_lock(&c->lock);
     c->snap = s;
     pthread_mutex_unlock(&c->lock);

@@ -117,6 +117,11 @@ struct nfs_config {
     struct {
         int level; /* enum nfs_log_level */
     } log;
+    struct {
+        char listen[64];                     /* "": no HTTP server */
+        char textfile[NFS_CONFIG_PATH_SIZE]; /* "": none */
+        uint64_t interval_ms;
+    } metrics;
     /* The plugins a pipeline runs: "dpi" first when enabled and built in, then plugins:. */
     struct nfs_plugin_set *plugin_set;
 };

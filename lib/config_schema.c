@@ -9,16 +9,20 @@
  * the NFStream switches exist in one place.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <grp.h>
 #include <pcap/pcap.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "config_schema.h"
 #include "cryptopan.h"
 #include "export_profile.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "pipeline.h"
 
 #define CFG(m) offsetof(struct nfs_config, m), sizeof(((struct nfs_config *)0)->m)
@@ -142,6 +146,44 @@ check_hostport(const char *text, char *why, size_t why_size)
     }
     snprintf(why, why_size, "HOST:PORT such as 192.0.2.10:4739 or [2001:db8::1]:4739");
     return false;
+}
+
+/* A numeric ADDR:PORT to bind (no name lookup before privileges drop); "" passes (off). */
+static bool
+check_listen(const char *text, char *why, size_t why_size)
+{
+    struct sockaddr_storage ss;
+    unsigned len;
+
+    if (text[0] == '\0' || nfs_metrics_parse_listen(text, &ss, &len))
+        return true;
+    snprintf(why, why_size,
+             "ADDR:PORT with a numeric address such as 127.0.0.1:9155 or [::1]:9155");
+    return false;
+}
+
+/* A file in an existing directory this process can write (the file is replaced by rename). */
+static bool
+check_textfile(const char *text, char *why, size_t why_size)
+{
+    char dir[NFS_CONFIG_PATH_SIZE];
+    const char *slash = strrchr(text, '/');
+
+    if (text[0] == '\0')
+        return true;
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == text ? 1 : (int)(slash - text), text);
+    if (slash != NULL && slash[1] == '\0') {
+        snprintf(why, why_size, "a file path, not a directory");
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(why, why_size, "a file in a writable directory (%s: %s)", dir, strerror(errno));
+        return false;
+    }
+    return true;
 }
 
 /* Exactly one of address and file; NetFlow v9 over UDP only. */
@@ -316,6 +358,13 @@ const struct nfs_config_key nfs_config_keys[] = {
     {NFS_CT_SECTION,  "log",                         NONE,                          NONE,            NULL,        0,                   "logging"},
     {NFS_CT_CHOICE,   "log.level",                   CFG(log.level),                NONE,            "info",      NFS_CK_RELOAD,       "least severe messages logged: err, warning, info or debug",
      .choices = levels},
+
+    {NFS_CT_SECTION,  "metrics",                     NONE,                          NONE,            NULL,        0,                   "Prometheus metrics of the loss counters (docs/counters.md); off unless listen or textfile is set"},
+    {NFS_CT_STRING,   "metrics.listen",              CFG(metrics.listen),           NONE,            "",          0,                   "serve /metrics and /health on ADDR:PORT, a numeric address such as 127.0.0.1:9155; empty: no HTTP server",
+     .check = check_listen, .expect = "ADDR:PORT such as 127.0.0.1:9155"},
+    {NFS_CT_PATH,     "metrics.textfile",            CFG(metrics.textfile),         NONE,            "",          0,                   "also write the metrics to this file for node_exporter's textfile collector (renamed into place; the directory must be writable); empty: none",
+     .check = check_textfile},
+    {NFS_CT_DURATION, "metrics.interval",            CFG(metrics.interval_ms),      100, SECONDS(3600), "1s",     0,                   "how often the counters are read for /metrics and the textfile rewritten"},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -20,7 +20,7 @@ nfs_counters_ignored(const struct nfs_counters *c)
 {
     uint64_t sum = 0;
 
-    for (int i = NFS_C_LINK_UNSUPPORTED; i <= NFS_C_TUNNEL_DEPTH; i++)
+    for (int i = NFS_C_LINK_UNSUPPORTED; i <= NFS_C_HANDOVER; i++)
         sum += c->v[i];
     return sum;
 }

@@ -3,7 +3,11 @@
  *
  * The X-macro list yields the enum (NFS_C_*) and the dotted names that STATUS=, the statistics
  * output and the tests use. A pipeline owns one struct nfs_counters and increments it without
- * locks; readers copy it.
+ * locks; readers copy it. The last eight are filled in by a pipeline's owner: what its export
+ * queue took or refused, the flows open now, and the capture socket's kernel figures (a
+ * live worker, a snapshot taken between two batches so that the identities of docs/counters.md
+ * hold in every copy). capture.handover is an ignored reason too (a frame a restart left to
+ * the other pipeline).
  */
 #ifndef NFS_COUNTERS_H
 #define NFS_COUNTERS_H
@@ -32,6 +36,7 @@
     X(IPV6_FRAGMENT, "decode.ipv6.non_first_fragment")                                             \
     X(TUNNEL_TRUNCATED, "decode.tunnel.truncated")                                                 \
     X(TUNNEL_DEPTH, "decode.tunnel.too_deep")                                                      \
+    X(HANDOVER, "capture.handover")                                                                \
     X(FLOWS_CREATED, "flows.created")                                                              \
     X(FLOWS_IDLE, "flows.expired.idle")                                                            \
     X(FLOWS_ACTIVE, "flows.expired.active")                                                        \
@@ -39,7 +44,14 @@
     X(FLOWS_EVICTED, "flows.expired.evicted")                                                      \
     X(FLOWS_FLUSHED, "flows.expired.flushed")                                                      \
     X(FLOWS_PLUGIN, "flows.expired.plugin")                                                      \
-    X(RECORDS_EXPORTED, "export.records")
+    X(FLOWS_EXPORTED, "flows.exported")                                                            \
+    X(FLOWS_QUEUE_FULL, "flows.dropped.queue_full")                                                \
+    X(FLOWS_OPEN, "flows.active")                                                                  \
+    X(KERNEL_SEEN, "capture.kernel.seen")                                                          \
+    X(KERNEL_DROPPED, "capture.kernel.dropped")                                                    \
+    X(RING_WAITING, "capture.ring.waiting")                                                        \
+    X(RING_DISCARDED, "capture.ring.discarded")                                                    \
+    X(IF_DROPPED, "capture.interface.dropped")
 
 enum nfs_counter {
 #define NFS_C_ENUM(id, name) NFS_C_##id,

@@ -352,6 +352,12 @@ nfs_framer_add(struct nfs_framer *f, const struct nfs_ipfix_item *it)
     return true;
 }
 
+uint32_t
+nfs_framer_pending_flows(const struct nfs_framer *f)
+{
+    return f->msg.flows;
+}
+
 bool
 nfs_framer_fits(const struct nfs_framer *f, const struct nfs_ipfix_item *it)
 {

@@ -84,6 +84,9 @@ void nfs_framer_flush(struct nfs_framer *f);
 /* Bytes in the unfinished message (0: nothing pending). */
 size_t nfs_framer_pending(const struct nfs_framer *f);
 
+/* Flow records in the unfinished message. */
+uint32_t nfs_framer_pending_flows(const struct nfs_framer *f);
+
 /* The sequence number the next message gets; set it when a transport session restarts. */
 uint32_t nfs_framer_seq(const struct nfs_framer *f);
 void nfs_framer_set_seq(struct nfs_framer *f, uint32_t seq);

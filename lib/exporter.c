@@ -764,6 +764,7 @@ nfs_exporter_print_stats(const struct nfs_exporter *exp, FILE *out)
             {"replayed", 0},    {"undelivered", 0}, {"messages", 0}, {"bytes", 0},
             {"templates", 0},   {"connects", 0},  {"disconnects", 0}, {"files", 0},
             {"spool_records", 0}, {"spool_bytes", 0}, {"spool_disk_bytes", 0},
+            {"taken", 0},       {"waiting", 0},
         };
         uint64_t v[NFS_NITEMS(fields)];
 
@@ -772,6 +773,7 @@ nfs_exporter_print_stats(const struct nfs_exporter *exp, FILE *out)
         v[4] = s.replayed, v[5] = s.undelivered, v[6] = s.messages, v[7] = s.bytes;
         v[8] = s.templates, v[9] = s.connects, v[10] = s.disconnects, v[11] = s.files;
         v[12] = s.spool_records, v[13] = s.spool_bytes, v[14] = s.spool_disk_bytes;
+        v[15] = s.taken, v[16] = s.waiting;
         fprintf(out, "exporter.collector[%zu].target %s\nexporter.collector[%zu].state %s\n", i,
                 s.target, i, s.state);
         for (size_t k = 0; k < NFS_NITEMS(fields); k++) {

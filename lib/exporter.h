@@ -92,6 +92,10 @@ struct nfs_exporter_stats {
     uint64_t connects, disconnects; /* tcp */
     uint64_t files;        /* file: files finished */
     uint64_t spool_records, spool_bytes, spool_disk_bytes; /* tcp: now in the spool */
+    /* Loss accounting (docs/counters.md), one snapshot of the export thread:
+     * taken = delivered + waiting + spool_full + send_errors + undelivered. */
+    uint64_t taken;   /* flow records the collector took from the encoder */
+    uint64_t waiting; /* in its unfinished message, its spool (tcp) or its open file */
 };
 
 /* Exporter-wide counters (names as printed: exporter.<name>). */

@@ -34,6 +34,7 @@ struct nfs_flow_table {
     uint32_t pool_used; /* pool entries ever handed out */
     uint32_t free_head; /* recycled entries, chained through lru_next */
     uint32_t live;      /* flows in the table */
+    uint32_t filled;    /* of those, flows with packets (not an empty continuation) */
     struct slot *slots;
     uint32_t mask;
     struct list lists[LIST_COUNT];
@@ -149,7 +150,7 @@ nfs_flow_table_destroy(struct nfs_flow_table *t)
 uint32_t
 nfs_flow_table_count(const struct nfs_flow_table *t)
 {
-    return t->live;
+    return t->filled;
 }
 
 /* ---- the hash index ---- */
@@ -233,8 +234,10 @@ release(struct nfs_flow_table *t, struct nfs_flow *f)
 {
     index_remove(t, f);
     list_unlink(t, f->list, f);
-    if (!nfs_flow_is_empty(f))
+    if (!nfs_flow_is_empty(f)) {
         list_unlink(t, LIST_AGE, f);
+        t->filled--;
+    }
     f->lru_next = t->free_head;
     t->free_head = f->index;
     t->live--;
@@ -261,6 +264,7 @@ cut_active(struct nfs_flow_table *t, struct nfs_flow *f)
 {
     end_flow(t, f, NFS_END_ACTIVE);
     list_unlink(t, LIST_AGE, f);
+    t->filled--;
     nfs_flow_restart(f, t->opt.keep_direction);
     memset(nfs_flow_state(f), 0, t->stride - sizeof(*f));
 }
@@ -300,7 +304,6 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
     f->list = LIST_OPEN;
     list_append(t, LIST_OPEN, f);
     t->live++;
-    t->counters->v[NFS_C_FLOWS_CREATED]++;
     return f;
 }
 
@@ -341,8 +344,11 @@ requeue(struct nfs_flow_table *t, struct nfs_flow *f, bool was_empty)
     list_unlink(t, f->list, f);
     f->list = (uint8_t)l;
     list_append(t, l, f);
-    if (was_empty)
+    if (was_empty) { /* a flow starts: a new entry's, or an active-timeout continuation's */
         list_append(t, LIST_AGE, f);
+        t->filled++;
+        t->counters->v[NFS_C_FLOWS_CREATED]++;
+    }
 }
 
 struct nfs_flow *
@@ -472,6 +478,7 @@ reset(struct nfs_flow_table *t)
     t->free_head = NIL;
     t->pool_used = 0;
     t->live = 0;
+    t->filled = 0;
 }
 
 /*
