@@ -712,6 +712,8 @@ resolve_fields(struct nfs_config_loader *L, struct nfs_config_collector *c, size
     snprintf(text, sizeof(text), "%s", c->fields);
     snprintf(shown, sizeof(shown), "collectors[%zu].fields", index);
     c->field_groups = 0;
+    if (strspn(text, NFS_CONFIG_FIELDS_CHARS) != strlen(text))
+        return; /* the row's check said what is wrong */
     for (char *t = strtok_r(text, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
         uint32_t bit = group_bit(L->cfg, t);
 

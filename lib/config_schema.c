@@ -213,7 +213,7 @@ check_collector(const void *elem, char *why, size_t why_size)
 static bool
 check_fields(const char *text, char *why, size_t why_size)
 {
-    size_t n = strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-, ");
+    size_t n = strspn(text, NFS_CONFIG_FIELDS_CHARS);
 
     if (text[0] != '\0' && n == strlen(text))
         return true;
@@ -226,12 +226,18 @@ static bool
 check_key_file(const char *text, char *why, size_t why_size)
 {
     uint8_t key[NFS_CRYPTOPAN_KEY_SIZE];
+    char reason[512];
     bool ok;
 
     if (text[0] == '\0')
         return true;
-    ok = nfs_cryptopan_load_key(text, key, why, why_size) == 0;
+    ok = nfs_cryptopan_load_key(text, key, reason, sizeof(reason)) == 0;
     memset(key, 0, sizeof(key));
+    if (!ok)
+        snprintf(why, why_size,
+                 "a Crypto-PAn key file only the daemon's user can read (32 bytes or 64 hex "
+                 "digits, mode 0600: %s)",
+                 reason);
     return ok;
 }
 

@@ -57,6 +57,9 @@ struct nfs_config_key {
     bool (*shown)(const void *elem);
 };
 
+/* What collectors[].fields may hold: group names, commas and spaces. */
+#define NFS_CONFIG_FIELDS_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-, "
+
 extern const struct nfs_config_key nfs_config_keys[];
 extern const size_t nfs_config_keys_count;
 
