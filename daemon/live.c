@@ -287,16 +287,6 @@ closer_run(void *arg)
     return NULL;
 }
 
-static void
-retire_exporter(struct daemon *d, struct nfs_exporter *exp)
-{
-    struct nfs_exporter_totals t;
-
-    nfs_exporter_get_totals(exp, &t);
-    d->retired.records += t.records;
-    d->retired.queue_full += t.queue_full;
-}
-
 /* Closes exp on its own thread (draining to TCP collectors can take seconds); the gen
  * reference is the caller's, handed over. Its producers must have stopped. */
 static void
@@ -304,7 +294,6 @@ close_async(struct daemon *d, struct nfs_exporter *exp, struct gen *g, const cha
 {
     struct closer *c = calloc(1, sizeof(*c));
 
-    retire_exporter(d, exp);
     if (c != NULL) {
         c->exp = exp;
         c->gen = g;
@@ -481,6 +470,8 @@ retire_unit(struct daemon *d, struct unit *u)
     unit_snap(u, &s, NULL);
     d->retired.packets += s.counters.v[NFS_C_PACKETS];
     d->retired.drops += s.drops;
+    d->retired.records += s.counters.v[NFS_C_FLOWS_EXPORTED];
+    d->retired.queue_full += s.counters.v[NFS_C_FLOWS_QUEUE_FULL];
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -505,16 +496,14 @@ totals(struct daemon *d, struct totals *t, char *retrying, size_t size)
         retrying[0] = '\0';
     for (size_t i = 0; i < d->n_units; i++) {
         struct unit *u = d->units[i];
-        struct nfs_exporter_totals et;
         struct nfs_worker_snap s;
 
-        unit_snap(u, &s, NULL);
-        nfs_exporter_get_totals(u->exp, &et);
+        unit_snap(u, &s, NULL); /* the pipelines' snapshots (loss.h): one set of counters */
         t->packets += s.counters.v[NFS_C_PACKETS];
         t->drops += s.drops;
         t->active += s.active_flows;
-        t->records += et.records;
-        t->queue_full += et.queue_full;
+        t->records += s.counters.v[NFS_C_FLOWS_EXPORTED];
+        t->queue_full += s.counters.v[NFS_C_FLOWS_QUEUE_FULL];
         if (s.state == NFS_WORKER_RETRYING) {
             t->retrying++;
             if (len < size)
