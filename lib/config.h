@@ -99,6 +99,10 @@ struct nfs_config {
         bool enabled;
         uint32_t max_packets; /* 0: no DPI */
     } dpi;
+    struct {
+        bool enabled;
+        uint32_t seed;
+    } community_id;
     struct nfs_decode_options decode;
     char user[64], group[64]; /* live: switch to these once the captures are open; "": stay */
     struct nfs_config_interface interfaces[NFS_CONFIG_MAX_INTERFACES];

@@ -16,7 +16,47 @@
 
 #include "config_internal.h"
 
-#define DPI_PLUGIN "dpi"
+/*
+ * Built-in plugins enabled and configured by a section of their own rather than listed: dpi
+ * (dpi.enabled, dpi.max_packets) and community_id (community_id.enabled, on by default outside
+ * the nfstream profile, and community_id.seed). The section's value is given to the plugin as
+ * its one option.
+ */
+struct section_plugin {
+    const char *name;
+    size_t enabled;     /* offsetof the bool in struct nfs_config */
+    const char *option; /* the plugin's option set from the section */
+    size_t value;       /* offsetof its uint32_t in struct nfs_config */
+    bool zero_disables; /* dpi.max_packets: 0 */
+};
+
+static const struct section_plugin section_plugins[] = {
+    {"dpi", offsetof(struct nfs_config, dpi.enabled), "max_packets",
+     offsetof(struct nfs_config, dpi.max_packets), true},
+    {"community_id", offsetof(struct nfs_config, community_id.enabled), "seed",
+     offsetof(struct nfs_config, community_id.seed), false},
+};
+
+static const struct section_plugin *
+section_plugin(const char *name)
+{
+    for (size_t i = 0; i < NFS_NITEMS(section_plugins); i++)
+        if (strcmp(section_plugins[i].name, name) == 0)
+            return &section_plugins[i];
+    return NULL;
+}
+
+static bool *
+section_enabled(struct nfs_config *cfg, const struct section_plugin *sp)
+{
+    return (bool *)((char *)cfg + sp->enabled);
+}
+
+static uint32_t
+section_value(const struct nfs_config *cfg, const struct section_plugin *sp)
+{
+    return *(const uint32_t *)((const char *)cfg + sp->value);
+}
 
 static int
 compare_names(const void *a, const void *b)
@@ -220,9 +260,10 @@ add_entry(struct nfs_config_loader *L, const char *name, yaml_node_t *item,
         nfs_config_error(L, pos, shown, "expected a plugin name, got nothing");
         return;
     }
-    if (strcmp(name, DPI_PLUGIN) == 0) {
+    if (section_plugin(name) != NULL) {
         nfs_config_error(L, pos, shown,
-                         "dpi is enabled and configured by the dpi: section, not listed here");
+                         "%s is enabled and configured by the %s: section, not listed here", name,
+                         name);
         return;
     }
     for (size_t i = 0; i + 1 < cfg->n_plugins; i++) {
@@ -251,8 +292,10 @@ nfs_config_plugins_load(struct nfs_config_loader *L)
         for (size_t i = 0; i < L->n_plugin_args; i++) {
             struct nfs_config_pos pos = {0, 0, L->plugin_args[i]->option};
 
-            if (strcmp(L->plugin_args[i]->value, DPI_PLUGIN) == 0)
-                L->cfg->dpi.enabled = true; /* --plugin dpi: the shortcut for dpi.enabled */
+            const struct section_plugin *sp = section_plugin(L->plugin_args[i]->value);
+
+            if (sp != NULL)
+                *section_enabled(L->cfg, sp) = true; /* --plugin dpi: dpi.enabled: true */
             else
                 add_entry(L, L->plugin_args[i]->value, NULL, &pos, NULL);
         }
@@ -268,25 +311,27 @@ nfs_config_plugins_load(struct nfs_config_loader *L)
     }
 }
 
-/* The dpi plugin with dpi.max_packets, when enabled and built in; its conf, or NULL. */
+/* The conf of section plugin p: its defaults, then the section's value as its option. */
 static void *
-dpi_conf(struct nfs_config_loader *L, const struct nfs_plugin *p)
+section_conf(struct nfs_config_loader *L, const struct nfs_plugin *p,
+             const struct section_plugin *sp)
 {
     struct nfs_config_pos none = {0};
     struct nfs_error err;
     void *conf = calloc(1, p->conf_size ? p->conf_size : 1);
-    char text[32], why[1024];
+    char text[32], why[1024], key[64];
     long k;
 
     if (conf == NULL || !nfs_plugin_conf_defaults(p, conf, &err)) {
-        nfs_config_error(L, &none, "dpi", "%s", conf ? err.msg : "out of memory");
+        nfs_config_error(L, &none, sp->name, "%s", conf ? err.msg : "out of memory");
         free(conf);
         return NULL;
     }
-    snprintf(text, sizeof(text), "%u", L->cfg->dpi.max_packets);
-    if ((k = find_option(p, "max_packets")) >= 0 &&
+    snprintf(text, sizeof(text), "%u", section_value(L->cfg, sp));
+    snprintf(key, sizeof(key), "%s.%s", sp->name, sp->option);
+    if ((k = find_option(p, sp->option)) >= 0 &&
         !nfs_config_parse_option(&p->options[k], conf, text, why, sizeof(why)))
-        nfs_config_error(L, &none, "dpi.max_packets", "%s", why);
+        nfs_config_error(L, &none, key, "%s", why);
     return conf;
 }
 
@@ -317,7 +362,6 @@ void
 nfs_config_plugins_finish(struct nfs_config_loader *L)
 {
     struct nfs_config *cfg = L->cfg;
-    const struct nfs_plugin *dpi = nfs_plugin_find(DPI_PLUGIN);
     struct nfs_error err;
     char shown[64];
 
@@ -326,11 +370,17 @@ nfs_config_plugins_finish(struct nfs_config_loader *L)
         nfs_config_error(L, NULL, NULL, "out of memory");
         return;
     }
-    if (dpi != NULL && cfg->dpi.enabled && cfg->dpi.max_packets > 0) {
-        void *conf = dpi_conf(L, dpi);
+    for (size_t i = 0; i < NFS_NITEMS(section_plugins); i++) {
+        const struct section_plugin *sp = &section_plugins[i];
+        const struct nfs_plugin *p = nfs_plugin_find(sp->name);
+        void *conf;
 
-        if (conf != NULL && !nfs_plugin_set_add(cfg->plugin_set, dpi, conf, &err))
-            nfs_config_error(L, NULL, "dpi", "%s", err.msg);
+        if (p == NULL || !*section_enabled(cfg, sp) ||
+            (sp->zero_disables && section_value(cfg, sp) == 0))
+            continue;
+        conf = section_conf(L, p, sp);
+        if (conf != NULL && !nfs_plugin_set_add(cfg->plugin_set, p, conf, &err))
+            nfs_config_error(L, NULL, sp->name, "%s", err.msg);
         free(conf);
     }
     for (size_t i = 0; i < cfg->n_plugins; i++) {

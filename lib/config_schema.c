@@ -292,6 +292,10 @@ const struct nfs_config_key nfs_config_keys[] = {
     {NFS_CT_UINT,     "dpi.max_packets",             CFG(dpi.max_packets),          0, 255,          "20",        NFS_CK_RELOAD,       "give up detection after this many packets of a flow; 0 disables DPI"},
     {NFS_CT_BOOL,     "dpi.decode_tunnels",          CFG(decode.decode_tunnels),    NONE,            NULL,        NFS_CK_PROFILE,                   "meter the inner packets of tunnels: GTP-U, CAPWAP, TZSP, and unless profile is nfstream VXLAN, Geneve, GRE, ERSPAN, MPLS-in-UDP"},
 
+    {NFS_CT_SECTION,  "community_id",                NONE,                          NONE,            NULL,        0,                   "Community ID v1 of each flow (the built-in plugin community_id), to join with Zeek, Suricata, tshark"},
+    {NFS_CT_BOOL,     "community_id.enabled",        CFG(community_id.enabled),     NONE,            NULL,        NFS_CK_PROFILE | NFS_CK_RELOAD, "add the communityId field and the CSV column community_id"},
+    {NFS_CT_UINT,     "community_id.seed",           CFG(community_id.seed),        0, 65535,        "0",         NFS_CK_RELOAD,       "seed of the hash; the same as the other tools' (their default is 0)"},
+
     {NFS_CT_STRING,   "user",                        CFG(user),                     NONE,            "",          0,                   "live: once the captures are open, run as this user (from root), keeping CAP_NET_RAW only; empty: stay",
      .check = check_user, .expect = "a user name that exists on this system"},
     {NFS_CT_STRING,   "group",                       CFG(group),                    NONE,            "",          0,                   "live: with user, run with this group instead of the user's own; empty: the user's",
@@ -432,6 +436,7 @@ nfs_config_defaults(struct nfs_config *cfg, enum nfs_profile profile)
     nfs_pipeline_options_default(&p, profile == NFS_PROFILE_NFSTREAM);
     cfg->flows = p.flows;
     cfg->decode = p.decode;
+    cfg->community_id.enabled = profile != NFS_PROFILE_NFSTREAM; /* NFStream has no such column */
 }
 
 void

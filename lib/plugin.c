@@ -16,12 +16,14 @@ extern const struct nfs_plugin nfs_plugin_ml_tree;
 extern const struct nfs_plugin nfs_plugin_dpi;
 extern const struct nfs_plugin nfs_plugin_statistics;
 extern const struct nfs_plugin nfs_plugin_splt;
+extern const struct nfs_plugin nfs_plugin_community_id;
 
 const struct nfs_plugin *const nfs_builtin_plugins[] = {
     &nfs_plugin_ml_tree,
     &nfs_plugin_dpi,
     &nfs_plugin_statistics,
     &nfs_plugin_splt,
+    &nfs_plugin_community_id,
     NULL,
 };
 
