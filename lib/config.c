@@ -13,7 +13,10 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <pwd.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config_internal.h"
 #include "exporter.h"
@@ -736,12 +739,39 @@ resolve_fields(struct nfs_config_loader *L, struct nfs_config_collector *c, size
                          c->fields);
 }
 
+/*
+ * Started as root, the daemon reads a collector's key at start and, after switching to user:,
+ * again on every reload: the key must belong to that user (root when there is none). The row's
+ * check left the owner to this, which knows user:.
+ */
+static void
+check_key_owner(struct nfs_config_loader *L, struct nfs_config_collector *c, size_t index)
+{
+    const char *user = L->cfg->user[0] ? L->cfg->user : "root";
+    struct passwd *pw;
+    struct stat st;
+    char shown[64];
+
+    if (c->key_file[0] == '\0' || geteuid() != 0 || (pw = getpwnam(user)) == NULL ||
+        stat(c->key_file, &st) != 0)
+        return; /* not root, or user: and the file were reported already */
+    c->key_owner_set = true;
+    c->key_owner = (uint32_t)pw->pw_uid;
+    snprintf(shown, sizeof(shown), "collectors[%zu].anonymize.key_file", index);
+    if (st.st_uid != pw->pw_uid)
+        nfs_config_error(L, &c->pos, shown,
+                         "%s is owned by uid %u, not by %s (uid %u), the user the daemon runs "
+                         "as: chown %s %s",
+                         c->key_file, (unsigned)st.st_uid, user, (unsigned)pw->pw_uid, user,
+                         c->key_file);
+}
+
 void
 nfs_config_collector_options(const struct nfs_config_collector *c, struct nfs_collector_options *co)
 {
-    co->profile = (struct nfs_export_profile){c->format,     c->records,      c->counters,
-                                              c->lists,      c->iana_only,    c->field_groups,
-                                              c->key_file};
+    co->profile = (struct nfs_export_profile){
+        c->format,   c->records, c->counters,      c->lists,    c->iana_only,
+        c->field_groups, c->key_file, c->key_owner_set, c->key_owner};
     co->spool_bytes = c->spool_bytes;
     co->spool_disk_bytes = c->spool_disk_bytes;
     co->replay_bytes = c->replay_bytes;
@@ -799,6 +829,8 @@ nfs_config_load(const char *path, const struct nfs_config_arg *args, size_t n_ar
     nfs_config_plugins_finish(&L);
     for (size_t i = 0; L.cfg->plugin_set != NULL && i < L.cfg->n_collectors; i++)
         resolve_fields(&L, &L.cfg->collectors[i], i);
+    for (size_t i = 0; i < L.cfg->n_collectors; i++)
+        check_key_owner(&L, &L.cfg->collectors[i], i);
     free(L.plugin_args);
     if (L.have_doc)
         yaml_document_delete(&L.doc);

@@ -70,6 +70,8 @@ struct nfs_config_collector {
     uint32_t field_groups;
     bool iana_only;
     char key_file[NFS_CONFIG_PATH_SIZE];
+    bool key_owner_set; /* started as root: the key belongs to key_owner (user:, or root) */
+    uint32_t key_owner;
 };
 
 struct nfs_collector_options;

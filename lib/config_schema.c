@@ -15,6 +15,8 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -223,15 +225,19 @@ check_fields(const char *text, char *why, size_t why_size)
 
 /* A Crypto-PAn key file the daemon's user alone can read. */
 static bool
-check_key_file(const char *text, char *why, size_t why_size)
+key_file_ok(const char *text, bool any_owner, char *why, size_t why_size)
 {
     uint8_t key[NFS_CRYPTOPAN_KEY_SIZE];
     char reason[512];
+    struct stat st;
     bool ok;
 
     if (text[0] == '\0')
         return true;
-    ok = nfs_cryptopan_load_key(text, key, reason, sizeof(reason)) == 0;
+    if (any_owner && stat(text, &st) == 0) /* its owner is checked with user: (config.c) */
+        ok = nfs_cryptopan_load_key_owned(text, st.st_uid, key, reason, sizeof(reason)) == 0;
+    else
+        ok = nfs_cryptopan_load_key(text, key, reason, sizeof(reason)) == 0;
     memset(key, 0, sizeof(key));
     if (!ok)
         snprintf(why, why_size,
@@ -239,6 +245,21 @@ check_key_file(const char *text, char *why, size_t why_size)
                  "digits, mode 0600: %s)",
                  reason);
     return ok;
+}
+
+/* The CSV's key: offline runs do not switch users, so its owner is this process's user. */
+static bool
+check_key_file(const char *text, char *why, size_t why_size)
+{
+    return key_file_ok(text, false, why, why_size);
+}
+
+/* A collector's key: from root, the daemon switches to user: and the key must be that user's,
+ * which is checked once user: is known (config.c). */
+static bool
+check_collector_key_file(const char *text, char *why, size_t why_size)
+{
+    return key_file_ok(text, geteuid() == 0, why, why_size);
 }
 
 static bool
@@ -356,8 +377,8 @@ const struct nfs_config_key nfs_config_keys[] = {
     {NFS_CT_CHOICE,   "collectors[].lists",          COLL(lists),                   NONE,            "basiclist", NFS_CK_RELOAD,       "basiclist (RFC 6313) or flat (one element per position) for list fields such as splt's",
      .choices = list_forms},
     {NFS_CT_SECTION,  "collectors[].anonymize",      NONE,                          NONE,            NULL,        NFS_CK_RELOAD,       "prefix-preserving address anonymisation (Crypto-PAn) for this collector only"},
-    {NFS_CT_PATH,     "collectors[].anonymize.key_file", COLL(key_file),            NONE,            "",          NFS_CK_RELOAD,       "32 raw bytes or 64 hex digits, readable by the daemon's user only (mode 0600); empty: addresses as they are",
-     .check = check_key_file},
+    {NFS_CT_PATH,     "collectors[].anonymize.key_file", COLL(key_file),            NONE,            "",          NFS_CK_RELOAD,       "32 raw bytes or 64 hex digits, owned by the daemon's user (user: when started as root) and readable by it only (mode 0600); empty: addresses as they are",
+     .check = check_collector_key_file},
 
     {NFS_CT_SECTION,  "output",                      NONE,                          NONE,            NULL,        0,                   "other outputs"},
     {NFS_CT_PATH,     "output.csv",                  CFG(output.csv),               NONE,            "",      NFS_CK_RELOAD,       "flows as CSV with NFStream's columns (- for standard output); empty: none"},

@@ -71,17 +71,17 @@ parse_key(const uint8_t *buf, size_t len, uint8_t key[32])
 
 /* Whoever can read the key can undo the anonymisation: only the owner may. */
 static bool
-check_owner(const char *path, const struct stat *st, char *err, size_t err_size)
+check_owner(const char *path, const struct stat *st, uid_t owner, char *err, size_t err_size)
 {
     if (!S_ISREG(st->st_mode)) {
         snprintf(err, err_size, "%s: not a regular file", path);
         return false;
     }
-    if (st->st_uid != geteuid()) {
+    if (st->st_uid != owner) {
         snprintf(err, err_size,
-                 "%s: owned by uid %u, not by this process's user (uid %u); whoever else can "
+                 "%s: owned by uid %u, not by the daemon's user (uid %u); whoever else can "
                  "replace the key controls the mapping: chown %u %s",
-                 path, (unsigned)st->st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path);
+                 path, (unsigned)st->st_uid, (unsigned)owner, (unsigned)owner, path);
         return false;
     }
     if (st->st_mode & 077) {
@@ -97,6 +97,13 @@ check_owner(const char *path, const struct stat *st, char *err, size_t err_size)
 int
 nfs_cryptopan_load_key(const char *path, uint8_t key[32], char *err, size_t err_size)
 {
+    return nfs_cryptopan_load_key_owned(path, geteuid(), key, err, err_size);
+}
+
+int
+nfs_cryptopan_load_key_owned(const char *path, uid_t owner, uint8_t key[32], char *err,
+                             size_t err_size)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
@@ -108,7 +115,7 @@ nfs_cryptopan_load_key(const char *path, uint8_t key[32], char *err, size_t err_
     int rc = -1;
     if (fstat(fd, &st) != 0)
         snprintf(err, err_size, "%s: %s", path, strerror(errno));
-    else if (!check_owner(path, &st, err, err_size))
+    else if (!check_owner(path, &st, owner, err, err_size))
         ;
     else if ((n = read(fd, buf, sizeof(buf))) < 0)
         snprintf(err, err_size, "%s: %s", path, strerror(errno));

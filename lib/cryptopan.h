@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define NFS_CRYPTOPAN_KEY_SIZE 32
 
@@ -26,6 +27,11 @@ struct nfs_cryptopan;
  * a message in err naming the file, the reason and the fix (chmod 600 / chown).
  */
 int nfs_cryptopan_load_key(const char *path, uint8_t key[32], char *err, size_t err_size);
+
+/* The same with the owner the file must have: the user the daemon will run as, when it starts
+ * as root and switches (user:), so the key it reads again on a reload is its own. */
+int nfs_cryptopan_load_key_owned(const char *path, uid_t owner, uint8_t key[32], char *err,
+                                 size_t err_size);
 
 /* Returns a new instance for key (copied), or NULL when libgcrypt fails. An instance serves one
  * thread at a time (the cipher handle is not shared); free with nfs_cryptopan_free. */

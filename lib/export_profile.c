@@ -16,6 +16,7 @@
 #include "export_profile.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cryptopan.h"
 #include "record.h"
@@ -72,7 +73,8 @@ nfs_export_profile_equal(const struct nfs_export_profile *a, const struct nfs_ex
 {
     return a->format == b->format && a->records == b->records && a->counters == b->counters &&
            a->lists == b->lists && a->iana_only == b->iana_only && a->groups == b->groups &&
-           same_str(a->key_file, b->key_file);
+           same_str(a->key_file, b->key_file) && a->key_owner_set == b->key_owner_set &&
+           a->key_owner == b->key_owner;
 }
 
 static bool
@@ -236,12 +238,13 @@ derive_tables(struct nfs_export_view *v, const struct nfs_field_group *groups, s
 static bool
 load_key(struct nfs_export_view *v, struct nfs_error *err)
 {
+    uid_t owner = v->p.key_owner_set ? (uid_t)v->p.key_owner : geteuid();
     uint8_t key[NFS_CRYPTOPAN_KEY_SIZE];
     char why[512];
 
     if (!anonymised(&v->p))
         return true;
-    if (nfs_cryptopan_load_key(v->p.key_file, key, why, sizeof(why)) != 0) {
+    if (nfs_cryptopan_load_key_owned(v->p.key_file, owner, key, why, sizeof(why)) != 0) {
         nfs_error_set(err, "anonymize: %s", why);
         return false;
     }

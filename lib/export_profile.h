@@ -33,6 +33,8 @@ struct nfs_export_profile {
     bool iana_only;       /* IANA and RFC 5103 reverse elements only, no enterprise ones */
     uint32_t groups;      /* bit g: field group g goes (0: the core); 0: every group */
     const char *key_file; /* Crypto-PAn key: anonymise addresses; NULL or "": as they are */
+    bool key_owner_set;   /* the key file's owner must be key_owner (the user: a daemon started */
+    uint32_t key_owner;   /* as root switches to); otherwise the effective uid */
 };
 
 /* True when a and b give the same records (collectors with equal profiles share an encoder). */

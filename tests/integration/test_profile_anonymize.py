@@ -123,6 +123,33 @@ def refusals(ck, daemon, tmp):
                  "key_file" in err, "rc %d: %s" % (r.returncode, T.tail(err)))
 
 
+def owner_checks(ck, daemon, tmp):
+    """Started as root with user:, the daemon reads the key again as that user on reload: the
+    key must be that user's (root only: chown)."""
+    if os.geteuid() != 0:
+        ck.info("not root: the user: owner rule is not checked")
+        return
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    for owner, ok in ((nobody.pw_uid, True), (0, False)):
+        key = os.path.join(tmp, "owner-%d.key" % owner)
+        with open(key, "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(key, 0o600)
+        os.chown(key, owner, -1)
+        conf = os.path.join(tmp, "owner-%d.yaml" % owner)
+        with open(conf, "w") as f:
+            f.write("user: nobody\ncollectors:\n  - address: 127.0.0.1:4739\n    anonymize:\n"
+                    "      key_file: %s\n" % key)
+        r = T.run([daemon, "--check-config", "--config", conf])
+        err = r.stderr.decode("utf-8", "replace")
+        ck.check("user: nobody, key owned by uid %d: %s" % (owner, "accepted" if ok else
+                                                            "refused, exit 78 at %s:3:5" % conf),
+                 r.returncode == 0 if ok else (r.returncode == 78 and "%s:3:5:" % conf in err
+                                               and "chown nobody" in err),
+                 "rc %d: %s" % (r.returncode, T.tail(err)))
+
+
 def main():
     daemon = T.need_daemon()
     if len(sys.argv) < 4:
@@ -145,6 +172,7 @@ def main():
         for pcap in U.real_captures():
             check_capture(ck, daemon, tool, tmp, os.path.basename(pcap).split(".")[0], pcap, key)
         refusals(ck, daemon, tmp)
+        owner_checks(ck, daemon, tmp)
     ck.finish()
 
 
