@@ -6,7 +6,8 @@
  *                  [--drain-ms MS] [--flush-ms MS] COLLECTOR-OPTIONS... --collector TARGET ...
  * where COLLECTOR-OPTIONS, given before the --collector they apply to, are --spool BYTES,
  * --spool-dir DIR, --spool-disk BYTES, --replay BYTES, --rotate-s S, --rotate-bytes BYTES,
- * --message-size BYTES, --refresh-messages N, --no-require-connect.
+ * --message-size BYTES, --refresh-messages N, --no-require-connect, --netflow9 (format:
+ * netflow9).
  *
  * Record i (0-based) is an IPv4 UDP biflow with flowId i, source 10.(i>>16).(i>>8).i port
  * 1024 + i % 50000, destination 192.0.2.1:53, i % 7 + 1 packets each way. Records are pushed
@@ -125,6 +126,10 @@ main(int argc, char **argv)
         }
         if (strcmp(a, "--no-require-connect") == 0) {
             cur.require_connect = false;
+            continue;
+        }
+        if (strcmp(a, "--netflow9") == 0) {
+            cur.profile.format = NFS_EXPORT_NETFLOW9;
             continue;
         }
         if (v == NULL) {
