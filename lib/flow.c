@@ -148,13 +148,6 @@ nfs_flow_first_us(const struct nfs_flow *flow)
     return a->first_us < b->first_us ? a->first_us : b->first_us;
 }
 
-uint64_t
-nfs_flow_last_us(const struct nfs_flow *flow)
-{
-    return flow->dir[0].last_us > flow->dir[1].last_us ? flow->dir[0].last_us
-                                                       : flow->dir[1].last_us;
-}
-
 static void
 dir_to_record(const struct nfs_flow_dir *d, struct nfs_record_dir *r)
 {

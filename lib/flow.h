@@ -58,25 +58,26 @@ enum nfs_tcp_state {
 struct nfs_flow {
     struct nfs_flow_key key;
     uint32_t hash;
-    uint32_t index; /* position in the table's pool */
-    uint8_t src_side; /* the key side (0/1) that is the flow's src */
-    uint8_t tcp_state; /* enum nfs_tcp_state bits */
-    uint8_t list;      /* which expiry list the table keeps it in */
-    uint8_t oriented;  /* src_side is set */
+    uint32_t index;        /* position in the table's pool */
+    uint8_t src_side;      /* the key side (0/1) that is the flow's src */
+    uint8_t tcp_state;     /* enum nfs_tcp_state bits */
+    uint8_t list;          /* which expiry wheel the table keeps it in */
+    uint8_t oriented;      /* src_side is set */
     uint32_t plugins_done; /* bit i: plugin i needs no more packets of this flow */
     uint8_t src_mac[6], dst_mac[6];
-    uint32_t lru_prev, lru_next; /* idle or closing list, by last packet */
+    uint32_t lru_prev, lru_next; /* idle or closing wheel (flow_table.c) */
     uint32_t age_prev, age_next; /* age list, by first packet */
+    uint16_t slot;               /* where in its wheel the table keeps it */
     struct nfs_flow_dir dir[2];
 };
 
 /* What counting a packet into its flow observed; plugins see it too. */
 struct nfs_observation {
     const struct nfs_packet *pkt;
-    unsigned direction; /* 0 src->dst, 1 dst->src */
-    uint64_t time_ms;   /* NFStream's truncated milliseconds */
-    uint64_t size;      /* bytes by the accounting mode */
-    uint64_t delta_ms;  /* time since the flow's previous packet, either direction; 0 first */
+    unsigned direction;    /* 0 src->dst, 1 dst->src */
+    uint64_t time_ms;      /* NFStream's truncated milliseconds */
+    uint64_t size;         /* bytes by the accounting mode */
+    uint64_t delta_ms;     /* time since the flow's previous packet, either direction; 0 first */
     uint64_t dir_delta_ms; /* time since the previous packet of this direction; 0 first */
 };
 
@@ -102,7 +103,13 @@ void nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsign
 
 /* First and last packet time of either direction, in microseconds. */
 uint64_t nfs_flow_first_us(const struct nfs_flow *flow);
-uint64_t nfs_flow_last_us(const struct nfs_flow *flow);
+
+static inline uint64_t
+nfs_flow_last_us(const struct nfs_flow *flow)
+{
+    return flow->dir[0].last_us > flow->dir[1].last_us ? flow->dir[0].last_us
+                                                       : flow->dir[1].last_us;
+}
 
 /* Fills rec from the flow; end_reason is an enum nfs_end_reason. */
 void nfs_flow_to_record(const struct nfs_flow *flow, uint8_t end_reason, struct nfs_record *rec);

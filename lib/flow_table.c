@@ -10,18 +10,50 @@
 
 #include <stdlib.h>
 
-#define NIL UINT32_MAX
-#define MIN_SLOTS 4096u /* the slot array starts here and doubles at half load */
+#define NIL         UINT32_MAX
+#define MIN_SLOTS   4096u /* the slot array starts here and doubles at half load */
+#define WHEEL_SLOTS 1024u /* buckets of an expiry wheel */
+#define WHEEL_MASK  (WHEEL_SLOTS - 1)
+#define IN_RUN      WHEEL_SLOTS /* nfs_flow.slot of a flow in its wheel's sorted run */
 
-enum list_id { LIST_NONE, LIST_OPEN, LIST_CLOSING, LIST_AGE, LIST_COUNT };
+/* The expiry wheel a flow is in (nfs_flow.list): idle timeout, or TCP linger. */
+enum list_id { LIST_NONE, LIST_OPEN, LIST_CLOSING, N_WHEELS };
 
 struct list {
     uint32_t head, tail;
 };
 
+/*
+ * The idle (LIST_OPEN) and TCP linger (LIST_CLOSING) expiry: a packet only stamps its flow's
+ * last-seen time; it does not move the flow. Moving it to the tail of a list ordered by last
+ * packet, as before, wrote into its two list neighbours: two random flows, two cache misses
+ * per packet. Instead each flow sits in the bucket of the time it was placed (a lower bound of
+ * its last packet), 2^shift ms per bucket, in a ring of WHEEL_SLOTS buckets that covers twice
+ * the timeout. Buckets whose flows may be due are sorted by their real last packet into the
+ * run, oldest first; a flow touched since it was placed is seen then and placed again by its
+ * real time (once per timeout, not once per packet). The run's head is the least recently
+ * seen flow, so the timeouts stay exact to the millisecond and eviction takes the true LRU.
+ * Buckets are absolute (ms >> shift); cursor is the first one not sorted into the run. Every
+ * flow of the slots is in [cursor, cursor + WHEEL_SLOTS): catch_up keeps it so as time goes.
+ */
+struct wheel {
+    uint64_t timeout_ms;
+    uint64_t cursor;
+    unsigned shift;
+    uint32_t in_slots; /* flows in the buckets, not counting the run */
+    struct list run;   /* sorted by last packet: flows of the buckets before cursor */
+    uint32_t heads[WHEEL_SLOTS];
+    uint64_t used[WHEEL_SLOTS / 64]; /* bit per non-empty bucket */
+};
+
 struct slot {
     uint32_t hash;
     uint32_t index1; /* pool index + 1; 0 = free slot */
+};
+
+struct sort_item {
+    uint64_t last_us; /* microseconds: eviction takes the least recent flow to the packet */
+    uint32_t index;
 };
 
 struct nfs_flow_table {
@@ -37,7 +69,9 @@ struct nfs_flow_table {
     uint32_t filled;    /* of those, flows with packets (not an empty continuation) */
     struct slot *slots;
     uint32_t mask;
-    struct list lists[LIST_COUNT];
+    struct list age;               /* every non-empty flow, by first packet */
+    struct wheel wheels[N_WHEELS]; /* [LIST_OPEN], [LIST_CLOSING] */
+    struct sort_item *sorting;     /* max_flows entries, for sorting a bucket */
 };
 
 static inline struct nfs_flow *
@@ -52,64 +86,254 @@ ms(uint64_t us)
     return us / 1000;
 }
 
-/* ---- intrusive lists: LIST_OPEN/LIST_CLOSING use lru_*, LIST_AGE uses age_* ---- */
+/* ---- the age list (age_*) and the wheels' runs (lru_*) ---- */
 
 static inline uint32_t *
-link_prev(struct nfs_flow *f, enum list_id l)
+link_prev(struct nfs_flow *f, bool age)
 {
-    return l == LIST_AGE ? &f->age_prev : &f->lru_prev;
+    return age ? &f->age_prev : &f->lru_prev;
 }
 
 static inline uint32_t *
-link_next(struct nfs_flow *f, enum list_id l)
+link_next(struct nfs_flow *f, bool age)
 {
-    return l == LIST_AGE ? &f->age_next : &f->lru_next;
+    return age ? &f->age_next : &f->lru_next;
 }
 
 static void
-list_append(struct nfs_flow_table *t, enum list_id l, struct nfs_flow *f)
+list_append(struct nfs_flow_table *t, struct list *list, bool age, struct nfs_flow *f)
 {
-    struct list *list = &t->lists[l];
-
-    *link_prev(f, l) = list->tail;
-    *link_next(f, l) = NIL;
+    *link_prev(f, age) = list->tail;
+    *link_next(f, age) = NIL;
     if (list->tail != NIL)
-        *link_next(at(t, list->tail), l) = f->index;
+        *link_next(at(t, list->tail), age) = f->index;
     else
         list->head = f->index;
     list->tail = f->index;
 }
 
 static void
-list_unlink(struct nfs_flow_table *t, enum list_id l, struct nfs_flow *f)
+list_unlink(struct nfs_flow_table *t, struct list *list, bool age, struct nfs_flow *f)
 {
-    struct list *list = &t->lists[l];
-    uint32_t prev = *link_prev(f, l), next = *link_next(f, l);
+    uint32_t prev = *link_prev(f, age), next = *link_next(f, age);
 
     if (prev != NIL)
-        *link_next(at(t, prev), l) = next;
+        *link_next(at(t, prev), age) = next;
     else
         list->head = next;
     if (next != NIL)
-        *link_prev(at(t, next), l) = prev;
+        *link_prev(at(t, next), age) = prev;
     else
         list->tail = prev;
 }
 
-static inline struct nfs_flow *
-list_head(struct nfs_flow_table *t, enum list_id l)
-{
-    uint32_t h = t->lists[l].head;
+/* ---- the wheels ---- */
 
-    return h == NIL ? NULL : at(t, h);
+static void
+wheel_init(struct wheel *w, uint64_t timeout_ms)
+{
+    memset(w, 0, sizeof(*w));
+    w->timeout_ms = timeout_ms;
+    while ((uint64_t)WHEEL_SLOTS << w->shift < 2 * timeout_ms)
+        w->shift++;
+    w->run = (struct list){NIL, NIL};
+    for (unsigned i = 0; i < WHEEL_SLOTS; i++)
+        w->heads[i] = NIL;
+}
+
+static inline uint64_t
+bucket_of(const struct wheel *w, uint64_t last_ms)
+{
+    return last_ms >> w->shift;
+}
+
+static void
+bucket_push(struct nfs_flow_table *t, struct wheel *w, unsigned s, struct nfs_flow *f)
+{
+    f->lru_prev = NIL;
+    f->lru_next = w->heads[s];
+    if (w->heads[s] != NIL)
+        at(t, w->heads[s])->lru_prev = f->index;
+    w->heads[s] = f->index;
+    w->used[s / 64] |= 1ull << (s % 64);
+    f->slot = (uint16_t)s;
+    w->in_slots++;
+}
+
+static void
+wheel_unlink(struct nfs_flow_table *t, struct wheel *w, struct nfs_flow *f)
+{
+    unsigned s = f->slot;
+
+    if (s == IN_RUN) {
+        list_unlink(t, &w->run, false, f);
+        return;
+    }
+    if (f->lru_prev != NIL)
+        at(t, f->lru_prev)->lru_next = f->lru_next;
+    else if ((w->heads[s] = f->lru_next) == NIL)
+        w->used[s / 64] &= ~(1ull << (s % 64));
+    if (f->lru_next != NIL)
+        at(t, f->lru_next)->lru_prev = f->lru_prev;
+    w->in_slots--;
+}
+
+/* Puts f in the bucket of its last packet, or at the run's tail if that bucket is sorted. */
+static void
+wheel_place(struct nfs_flow_table *t, struct wheel *w, struct nfs_flow *f, uint64_t last_ms)
+{
+    uint64_t b = bucket_of(w, last_ms);
+
+    if (w->in_slots == 0 && w->run.head == NIL)
+        w->cursor = b; /* an empty wheel starts where its first flow is */
+    if (b < w->cursor) {
+        f->slot = IN_RUN;
+        list_append(t, &w->run, false, f);
+    } else {
+        bucket_push(t, w, (unsigned)(b & WHEEL_MASK), f);
+    }
+}
+
+/* The first non-empty bucket at or after the cursor, absolute; false when none. */
+static bool
+next_bucket(const struct wheel *w, uint64_t *b)
+{
+    unsigned from = (unsigned)(w->cursor & WHEEL_MASK);
+
+    if (w->in_slots == 0)
+        return false;
+    for (unsigned k = 0; k <= WHEEL_SLOTS / 64; k++) {
+        unsigned word = (from / 64 + k) % (WHEEL_SLOTS / 64);
+        uint64_t bits = w->used[word];
+
+        if (k == 0)
+            bits &= ~0ull << (from % 64);
+        else if (k == WHEEL_SLOTS / 64)
+            bits &= (from % 64) ? ~(~0ull << (from % 64)) : 0;
+        if (bits != 0) {
+            unsigned s = word * 64 + (unsigned)__builtin_ctzll(bits);
+
+            *b = w->cursor + ((s - w->cursor) & WHEEL_MASK);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+by_last(const void *a, const void *b)
+{
+    const struct sort_item *x = a, *y = b;
+
+    if (x->last_us != y->last_us)
+        return x->last_us < y->last_us ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts the cursor's bucket into the run; flows seen since they were placed move on. */
+static void
+sort_bucket(struct nfs_flow_table *t, struct wheel *w)
+{
+    unsigned s = (unsigned)(w->cursor & WHEEL_MASK);
+    uint32_t i = w->heads[s];
+    size_t n = 0;
+
+    w->heads[s] = NIL;
+    w->used[s / 64] &= ~(1ull << (s % 64));
+    w->cursor++;
+    while (i != NIL) {
+        struct nfs_flow *f = at(t, i);
+        uint64_t last_us = nfs_flow_last_us(f), b = bucket_of(w, ms(last_us));
+
+        i = f->lru_next;
+        if (i != NIL)
+            __builtin_prefetch(at(t, i));
+        w->in_slots--;
+        if (b >= w->cursor)
+            bucket_push(t, w, (unsigned)(b & WHEEL_MASK), f);
+        else
+            t->sorting[n++] = (struct sort_item){last_us, f->index};
+    }
+    qsort(t->sorting, n, sizeof(*t->sorting), by_last);
+    for (size_t k = 0; k < n; k++) {
+        struct nfs_flow *f = at(t, t->sorting[k].index);
+
+        f->slot = IN_RUN;
+        list_append(t, &w->run, false, f);
+    }
+}
+
+/* Sorts every bucket before `limit` into the run (empty ones are skipped). */
+static void
+advance_to(struct nfs_flow_table *t, struct wheel *w, uint64_t limit)
+{
+    uint64_t b;
+
+    while (w->cursor < limit) {
+        if (!next_bucket(w, &b) || b >= limit) {
+            w->cursor = limit;
+            return;
+        }
+        w->cursor = b;
+        sort_bucket(t, w);
+    }
+}
+
+/* Before a packet at now_ms touches a flow: its bucket must lie within the ring. */
+static inline void
+catch_up(struct nfs_flow_table *t, struct wheel *w, uint64_t now_ms)
+{
+    uint64_t b = bucket_of(w, now_ms);
+
+    if (b >= w->cursor + WHEEL_SLOTS)
+        advance_to(t, w, b - WHEEL_SLOTS + 1);
+}
+
+/* The run's head: the least recently seen flow of the sorted buckets, or NULL. */
+static inline struct nfs_flow *
+wheel_oldest(struct nfs_flow_table *t, const struct wheel *w)
+{
+    return w->run.head != NIL ? at(t, w->run.head) : NULL;
+}
+
+/* The least recently seen flow of the wheel, whatever the time (eviction), or NULL. */
+static struct nfs_flow *
+wheel_lru(struct nfs_flow_table *t, struct wheel *w)
+{
+    struct nfs_flow *f;
+    uint64_t b;
+
+    while ((f = wheel_oldest(t, w)) == NULL && next_bucket(w, &b)) {
+        /* No flow is due: the LRU is in the first non-empty bucket. Sorting that bucket into
+         * the run would move the cursor ahead of packets still to come in its time span. */
+        unsigned s = (unsigned)(b & WHEEL_MASK);
+        struct nfs_flow *best = NULL;
+        uint64_t best_last = UINT64_MAX;
+
+        for (uint32_t i = w->heads[s]; i != NIL;) {
+            struct nfs_flow *g = at(t, i);
+            uint64_t last = nfs_flow_last_us(g), gb = bucket_of(w, ms(last));
+
+            i = g->lru_next;
+            if (gb != b) {
+                wheel_unlink(t, w, g); /* seen since it was placed: a later bucket */
+                bucket_push(t, w, (unsigned)(gb & WHEEL_MASK), g);
+            } else if (last < best_last || (last == best_last && g->index < best->index)) {
+                best = g;
+                best_last = last;
+            }
+        }
+        if (best != NULL)
+            return best;
+    }
+    return f;
 }
 
 /* ---- creation ---- */
 
 struct nfs_flow_table *
-nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size,
-                      nfs_flow_end_fn on_end, void *ctx, struct nfs_counters *counters,
-                      struct nfs_error *err)
+nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size, nfs_flow_end_fn on_end,
+                      void *ctx, struct nfs_counters *counters, struct nfs_error *err)
 {
     struct nfs_flow_table *t = calloc(1, sizeof(*t));
     uint64_t nslots = MIN_SLOTS;
@@ -124,12 +348,15 @@ nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size,
     t->counters = counters;
     t->mask = (uint32_t)(nslots - 1);
     t->free_head = NIL;
-    for (int l = 0; l < LIST_COUNT; l++)
-        t->lists[l] = (struct list){NIL, NIL};
+    t->age = (struct list){NIL, NIL};
+    wheel_init(&t->wheels[LIST_OPEN], opt->idle_timeout_ms);
+    wheel_init(&t->wheels[LIST_CLOSING], opt->tcp_linger_ms);
     t->stride = (sizeof(struct nfs_flow) + state_size + 7) & ~(size_t)7;
     t->pool = calloc(opt->max_flows ? opt->max_flows : 1, t->stride);
     t->slots = calloc(nslots, sizeof(*t->slots));
-    if (t->pool && t->slots)
+    /* Pages are backed as buckets are sorted: a bucket's flows at most, usually a few. */
+    t->sorting = malloc((opt->max_flows ? opt->max_flows : 1) * sizeof(*t->sorting));
+    if (t->pool && t->slots && t->sorting)
         return t;
     nfs_flow_table_destroy(t);
 nomem:
@@ -144,6 +371,7 @@ nfs_flow_table_destroy(struct nfs_flow_table *t)
         return;
     free(t->pool);
     free(t->slots);
+    free(t->sorting);
     free(t);
 }
 
@@ -233,9 +461,10 @@ static void
 release(struct nfs_flow_table *t, struct nfs_flow *f)
 {
     index_remove(t, f);
-    list_unlink(t, f->list, f);
+    if (f->list != LIST_NONE)
+        wheel_unlink(t, &t->wheels[f->list], f);
     if (!nfs_flow_is_empty(f)) {
-        list_unlink(t, LIST_AGE, f);
+        list_unlink(t, &t->age, true, f);
         t->filled--;
     }
     f->lru_next = t->free_head;
@@ -247,8 +476,8 @@ static void
 end_flow(struct nfs_flow_table *t, struct nfs_flow *f, uint8_t reason)
 {
     static const enum nfs_counter counter[] = {
-        [NFS_END_IDLE] = NFS_C_FLOWS_IDLE,       [NFS_END_ACTIVE] = NFS_C_FLOWS_ACTIVE,
-        [NFS_END_OF_FLOW] = NFS_C_FLOWS_TCP_END, [NFS_END_FORCED] = NFS_C_FLOWS_FLUSHED,
+        [NFS_END_IDLE] = NFS_C_FLOWS_IDLE,         [NFS_END_ACTIVE] = NFS_C_FLOWS_ACTIVE,
+        [NFS_END_OF_FLOW] = NFS_C_FLOWS_TCP_END,   [NFS_END_FORCED] = NFS_C_FLOWS_FLUSHED,
         [NFS_END_RESOURCES] = NFS_C_FLOWS_EVICTED, [NFS_END_PLUGIN] = NFS_C_FLOWS_PLUGIN,
     };
 
@@ -263,7 +492,7 @@ static void
 cut_active(struct nfs_flow_table *t, struct nfs_flow *f)
 {
     end_flow(t, f, NFS_END_ACTIVE);
-    list_unlink(t, LIST_AGE, f);
+    list_unlink(t, &t->age, true, f);
     t->filled--;
     nfs_flow_restart(f, t->opt.keep_direction);
     memset(nfs_flow_state(f), 0, t->stride - sizeof(*f));
@@ -272,10 +501,10 @@ cut_active(struct nfs_flow_table *t, struct nfs_flow *f)
 static void
 evict_one(struct nfs_flow_table *t)
 {
-    struct nfs_flow *f = list_head(t, LIST_CLOSING);
+    struct nfs_flow *f = wheel_lru(t, &t->wheels[LIST_CLOSING]);
 
     if (f == NULL)
-        f = list_head(t, LIST_OPEN);
+        f = wheel_lru(t, &t->wheels[LIST_OPEN]);
     end_flow(t, f, f->tcp_state & NFS_TCP_CLOSED ? NFS_END_OF_FLOW : NFS_END_RESOURCES);
     release(t, f);
 }
@@ -301,8 +530,7 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
     nfs_flow_init(f, key, hash);
     memset(nfs_flow_state(f), 0, t->stride - sizeof(*f));
     index_insert(t, f);
-    f->list = LIST_OPEN;
-    list_append(t, LIST_OPEN, f);
+    f->list = LIST_NONE; /* placed in a wheel once it has its packet */
     t->live++;
     return f;
 }
@@ -335,17 +563,24 @@ cut_on_arrival(struct nfs_flow_table *t, struct nfs_flow *f, const struct nfs_pa
     return add(t, &key, hash);
 }
 
-/* Keeps the lists in time order after f counted a packet. */
+/*
+ * After f counted a packet at now_ms: a new flow joins its wheel, a TCP end changes wheel, a
+ * flow of the sorted run leaves it (the run stays sorted by last packet). A flow in a bucket
+ * stays where it is: the usual case, which costs nothing.
+ */
 static void
-requeue(struct nfs_flow_table *t, struct nfs_flow *f, bool was_empty)
+requeue(struct nfs_flow_table *t, struct nfs_flow *f, bool was_empty, uint64_t now_ms)
 {
     enum list_id l = (f->tcp_state & NFS_TCP_CLOSED) ? LIST_CLOSING : LIST_OPEN;
 
-    list_unlink(t, f->list, f);
-    f->list = (uint8_t)l;
-    list_append(t, l, f);
+    if (f->list != l || f->slot == IN_RUN) {
+        if (f->list != LIST_NONE)
+            wheel_unlink(t, &t->wheels[f->list], f);
+        f->list = (uint8_t)l;
+        wheel_place(t, &t->wheels[l], f, now_ms);
+    }
     if (was_empty) { /* a flow starts: a new entry's, or an active-timeout continuation's */
-        list_append(t, LIST_AGE, f);
+        list_append(t, &t->age, true, f);
         t->filled++;
         t->counters->v[NFS_C_FLOWS_CREATED]++;
     }
@@ -387,15 +622,18 @@ nfs_flow_table_packet_keyed(struct nfs_flow_table *t, const struct nfs_packet *p
                             const struct nfs_flow_key *key, unsigned side, uint32_t hash,
                             struct nfs_observation *obs)
 {
-    struct nfs_flow *f = find(t, key, hash);
+    struct nfs_flow *f;
     bool was_empty;
 
+    catch_up(t, &t->wheels[LIST_OPEN], ms(pkt->ts_us));
+    catch_up(t, &t->wheels[LIST_CLOSING], ms(pkt->ts_us));
+    f = find(t, key, hash);
     f = f ? cut_on_arrival(t, f, pkt) : add(t, key, hash);
     if (f == NULL)
         return NULL;
     was_empty = nfs_flow_is_empty(f);
     nfs_flow_update(f, pkt, side, &t->opt, obs);
-    requeue(t, f, was_empty);
+    requeue(t, f, was_empty, ms(pkt->ts_us));
     return f;
 }
 
@@ -408,20 +646,20 @@ nfs_flow_table_end(struct nfs_flow_table *t, struct nfs_flow *flow, uint8_t end_
 
 /* ---- expiry ---- */
 
-static bool
-idle_due(const struct nfs_flow_table *t, const struct nfs_flow *f, uint64_t now)
-{
-    uint64_t timeout = f->list == LIST_CLOSING ? t->opt.tcp_linger_ms : t->opt.idle_timeout_ms;
-    return now - ms(nfs_flow_last_us(f)) >= timeout;
-}
-
+/* Ends the flows of wheel l idle for its timeout at now (ms), oldest first. */
 static unsigned
-expire_list(struct nfs_flow_table *t, enum list_id l, uint64_t now, unsigned budget)
+expire_wheel(struct nfs_flow_table *t, enum list_id l, uint64_t now, unsigned budget)
 {
+    struct wheel *w = &t->wheels[l];
     unsigned n = 0;
     struct nfs_flow *f;
 
-    while (n < budget && (f = list_head(t, l)) != NULL && idle_due(t, f, now)) {
+    if (now < w->timeout_ms)
+        return 0;
+    /* Only the buckets up to now - timeout can hold due flows. */
+    advance_to(t, w, bucket_of(w, now - w->timeout_ms) + 1);
+    while (n < budget && (f = wheel_oldest(t, w)) != NULL &&
+           now - ms(nfs_flow_last_us(f)) >= w->timeout_ms) {
         /* The expired flows are cold: start loading the next one and this one's slot. */
         if (f->lru_next != NIL)
             __builtin_prefetch(at(t, f->lru_next));
@@ -439,7 +677,7 @@ expire_active(struct nfs_flow_table *t, uint64_t now, unsigned budget)
     unsigned n = 0;
     struct nfs_flow *f;
 
-    while (n < budget && (f = list_head(t, LIST_AGE)) != NULL &&
+    while (n < budget && (f = t->age.head != NIL ? at(t, t->age.head) : NULL) != NULL &&
            now - ms(nfs_flow_first_us(f)) >= t->opt.active_timeout_ms) {
         cut_active(t, f);
         n++;
@@ -451,12 +689,39 @@ unsigned
 nfs_flow_table_expire(struct nfs_flow_table *t, uint64_t now_us, unsigned budget)
 {
     uint64_t now = ms(now_us);
-    unsigned n = expire_list(t, LIST_CLOSING, now, budget);
+    unsigned n = expire_wheel(t, LIST_CLOSING, now, budget);
 
-    n += expire_list(t, LIST_OPEN, now, budget - n);
+    n += expire_wheel(t, LIST_OPEN, now, budget - n);
     if (t->opt.active_scan)
         n += expire_active(t, now, budget - n);
     return n;
+}
+
+/* A new timeout changes the bucket width: every flow of the wheel is placed again. */
+static void
+wheel_rebuild(struct nfs_flow_table *t, struct wheel *w, uint64_t timeout_ms)
+{
+    size_t n = 0;
+
+    for (uint32_t i = w->run.head; i != NIL; i = at(t, i)->lru_next)
+        t->sorting[n++] = (struct sort_item){nfs_flow_last_us(at(t, i)), i};
+    for (unsigned s = 0; s < WHEEL_SLOTS; s++)
+        for (uint32_t i = w->heads[s]; i != NIL; i = at(t, i)->lru_next)
+            t->sorting[n++] = (struct sort_item){nfs_flow_last_us(at(t, i)), i};
+    qsort(t->sorting, n, sizeof(*t->sorting), by_last);
+    wheel_init(w, timeout_ms);
+    if (n > 0)
+        w->cursor = bucket_of(w, ms(t->sorting[n - 1].last_us));
+    for (size_t k = 0; k < n; k++) {
+        struct nfs_flow *f = at(t, t->sorting[k].index);
+
+        if (bucket_of(w, ms(t->sorting[k].last_us)) < w->cursor) {
+            f->slot = IN_RUN;
+            list_append(t, &w->run, false, f);
+        } else {
+            bucket_push(t, w, (unsigned)(w->cursor & WHEEL_MASK), f);
+        }
+    }
 }
 
 void
@@ -466,6 +731,8 @@ nfs_flow_table_set_timeouts(struct nfs_flow_table *t, uint64_t idle_timeout_ms,
     t->opt.idle_timeout_ms = idle_timeout_ms;
     t->opt.active_timeout_ms = active_timeout_ms;
     t->opt.tcp_linger_ms = tcp_linger_ms;
+    wheel_rebuild(t, &t->wheels[LIST_OPEN], idle_timeout_ms);
+    wheel_rebuild(t, &t->wheels[LIST_CLOSING], tcp_linger_ms);
 }
 
 /* Forgets every flow at once: the table is as new, its pool pages stay. */
@@ -473,8 +740,9 @@ static void
 reset(struct nfs_flow_table *t)
 {
     memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof(*t->slots));
-    for (int l = 0; l < LIST_COUNT; l++)
-        t->lists[l] = (struct list){NIL, NIL};
+    t->age = (struct list){NIL, NIL};
+    wheel_init(&t->wheels[LIST_OPEN], t->opt.idle_timeout_ms);
+    wheel_init(&t->wheels[LIST_CLOSING], t->opt.tcp_linger_ms);
     t->free_head = NIL;
     t->pool_used = 0;
     t->live = 0;
@@ -488,7 +756,7 @@ reset(struct nfs_flow_table *t)
 void
 nfs_flow_table_flush(struct nfs_flow_table *t)
 {
-    for (uint32_t i = t->lists[LIST_AGE].head; i != NIL;) {
+    for (uint32_t i = t->age.head; i != NIL;) {
         struct nfs_flow *f = at(t, i);
 
         i = f->age_next;

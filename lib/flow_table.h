@@ -3,9 +3,10 @@
  *
  * Lookup is open addressing over a power-of-two slot array sized for max_flows at half load;
  * a slot keeps the full hash and the flow's pool index, so a probe rarely touches a flow.
- * Expiry never scans the table: flows sit in three lists kept in time order as a side effect
- * of updates: open flows by last packet (idle timeout), TCP-closed flows by last packet
- * (linger), and every non-empty flow by first packet (active timeout). Expiry pops list heads.
+ * Expiry never scans the table: open flows (idle timeout) and TCP-closed flows (linger) sit in
+ * two timing wheels by last packet, which a packet does not have to touch (flow_table.c), and
+ * every non-empty flow in a list by first packet (active timeout). Expiry takes the least
+ * recently seen flow first, exactly at its timeout.
  * Owned by one pipeline thread, no locks. Ended flows go to the callback given at creation,
  * which must not keep the pointer.
  */
@@ -68,8 +69,8 @@ unsigned nfs_flow_table_expire(struct nfs_flow_table *t, uint64_t now_us, unsign
 void nfs_flow_table_flush(struct nfs_flow_table *t);
 
 /*
- * Changes the idle, active and TCP linger timeouts of a running table (a reload). The expiry
- * lists are ordered by packet times, not by deadlines, so they stay in order.
+ * Changes the idle, active and TCP linger timeouts of a running table (a reload). Flows are
+ * kept by packet times, not by deadlines; the wheels are rebuilt for the new bucket widths.
  */
 void nfs_flow_table_set_timeouts(struct nfs_flow_table *t, uint64_t idle_timeout_ms,
                                  uint64_t active_timeout_ms, uint64_t tcp_linger_ms);

@@ -246,6 +246,154 @@ test_many_flows_survive_deletions(void)
     nfs_flow_table_destroy(t);
 }
 
+/* ---- the expiry wheel against a model: every due flow ends, oldest first, none early ---- */
+
+#define MODEL_FLOWS 300
+
+static struct {
+    uint16_t port;
+    uint8_t reason;
+    uint64_t last_ms;
+} log_[MODEL_FLOWS + 1];
+static int n_log;
+
+static void
+on_end_log(void *ctx, const struct nfs_flow *flow, uint8_t reason)
+{
+    struct nfs_record rec;
+
+    (void)ctx;
+    nfs_flow_to_record(flow, reason, &rec);
+    if (n_log <= MODEL_FLOWS)
+        log_[n_log++] = (typeof(log_[0])){rec.src_port, reason, rec.bidirectional.last_seen_ms};
+}
+
+static uint64_t model_rng = 0x9E3779B97F4A7C15ull;
+
+static uint64_t
+model_rand(uint64_t n)
+{
+    model_rng ^= model_rng << 13;
+    model_rng ^= model_rng >> 7;
+    model_rng ^= model_rng << 17;
+    return model_rng % n;
+}
+
+/* A time step: mostly short, sometimes past a timeout, rarely a jump of days. */
+static uint64_t
+model_step_us(void)
+{
+    uint64_t r = model_rand(1000);
+
+    if (r < 900)
+        return 1 + model_rand(20000);
+    if (r < 995)
+        return 1 + model_rand(30000000);
+    return 1 + model_rand(400000000000ull);
+}
+
+static void
+check_model_run(uint32_t max_flows)
+{
+    static const uint64_t timeouts[] = {0, 1, 700, 3000, 120000};
+    struct nfs_flow_options opt;
+    struct nfs_error err;
+    struct nfs_flow_table *t;
+    uint64_t last_us[MODEL_FLOWS + 1] = {0}, now = 1000000000000ull, idle = 3000;
+    bool live[MODEL_FLOWS + 1] = {false};
+    uint32_t n_live = 0;
+    int bad = 0;
+
+    nfs_flow_options_default(&opt);
+    nfs_flow_options_nfstream(&opt);
+    opt.idle_timeout_ms = idle;
+    opt.active_timeout_ms = 1ull << 50;
+    opt.max_flows = max_flows;
+    memset(&counters, 0, sizeof(counters));
+    t = nfs_flow_table_create(&opt, 0, on_end_log, NULL, &counters, &err);
+    for (int step = 0; step < 200000 && bad < 5; step++) {
+        uint16_t port = (uint16_t)(1 + model_rand(MODEL_FLOWS));
+        struct nfs_packet p;
+        struct nfs_observation obs;
+        uint64_t prev_last = 0, expect = 0;
+        int bad_before = bad;
+
+        if (model_rand(5000) == 0) {
+            idle = timeouts[model_rand(NFS_NITEMS(timeouts))];
+            nfs_flow_table_set_timeouts(t, idle, opt.active_timeout_ms, opt.tcp_linger_ms);
+        }
+        now += model_step_us();
+        for (int k = 1; k <= MODEL_FLOWS; k++)
+            expect += live[k] && now / 1000 - last_us[k] / 1000 >= idle;
+        n_log = 0;
+        nfs_flow_table_expire(t, now, 1000000);
+        bad += n_log != (int)expect;
+        for (int i = 0; i < n_log; i++) {
+            uint16_t q = log_[i].port;
+
+            /* ended: due, idle, and no earlier than the previous one */
+            bad += !live[q] || now / 1000 - last_us[q] / 1000 < idle ||
+                   log_[i].reason != NFS_END_IDLE || log_[i].last_ms < prev_last;
+            prev_last = log_[i].last_ms;
+            live[q] = false;
+            n_live--;
+        }
+        n_log = 0;
+        p = pkt4(A, port, B, 53, 17, 0, 80, 0);
+        p.ts_us = now;
+        nfs_flow_table_packet(t, &p, &obs);
+        if (!live[port] && n_live == max_flows) {
+            uint16_t lru = 0;
+
+            for (int k = 1; k <= MODEL_FLOWS; k++)
+                if (live[k] && (lru == 0 || last_us[k] < last_us[lru]))
+                    lru = (uint16_t)k;
+            bad += n_log != 1 || log_[0].port != lru || log_[0].reason != NFS_END_RESOURCES;
+            live[lru] = false;
+            n_live--;
+        } else {
+            bad += n_log != 0;
+        }
+        n_live += !live[port];
+        live[port] = true;
+        last_us[port] = now;
+        bad += nfs_flow_table_count(t) != n_live;
+        if (bad != bad_before)
+            fprintf(stderr, "model step %d: port %u at %llu us, idle %llu ms: %llu due\n", step,
+                    port, (unsigned long long)now, (unsigned long long)idle,
+                    (unsigned long long)expect);
+    }
+    CHECK_EQ(bad, 0);
+    nfs_flow_table_destroy(t);
+}
+
+static void
+test_idle_expiry_matches_a_model(void)
+{
+    check_model_run(1000); /* never full: idle expiry only */
+    check_model_run(50);   /* full: eviction of the least recently seen flow too */
+}
+
+static void
+test_flow_seen_after_its_bucket_was_sorted_still_ends_on_time(void)
+{
+    struct nfs_flow_table *t = table(true, 100);
+
+    feed(t, pkt4(A, 1, B, 53, 17, 1000, 80, 0));
+    feed(t, pkt4(A, 2, B, 53, 17, 1001, 80, 0));
+    feed(t, pkt4(A, 3, B, 53, 17, 11000, 80, 0)); /* 1 ends; 2 was sorted into the run */
+    CHECK_EQ(n_ended, 1);
+    feed(t, pkt4(A, 2, B, 53, 17, 11000, 80, 0)); /* 2 is seen again: it must not end at */
+    feed(t, pkt4(A, 4, B, 53, 17, 11001, 80, 0)); /* 11001, but at 21000 */
+    CHECK_EQ(n_ended, 1);
+    nfs_flow_table_expire(t, 20999 * 1000, 100);
+    CHECK_EQ(n_ended, 1);
+    nfs_flow_table_expire(t, 21000 * 1000, 100);
+    CHECK_EQ(n_ended, 3); /* 3 and 2, both last seen at 11000 */
+    CHECK_EQ(ended[1].src_port + ended[2].src_port, 5);
+    nfs_flow_table_destroy(t);
+}
+
 int
 main(void)
 {
@@ -259,5 +407,7 @@ main(void)
     RUN(test_syn_on_closed_flow_starts_a_new_one);
     RUN(test_rst_ends_and_nfstream_profile_ignores_tcp_end);
     RUN(test_many_flows_survive_deletions);
+    RUN(test_idle_expiry_matches_a_model);
+    RUN(test_flow_seen_after_its_bucket_was_sorted_still_ends_on_time);
     return check_exit();
 }
