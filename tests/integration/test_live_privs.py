@@ -174,8 +174,11 @@ def run(ck, daemon, net, work, user):
 
 
 def failures(ck, daemon, net, work, user):
+    sink_dir = os.path.join(work, "ambient")
+    os.makedirs(sink_dir)
+    sink = livenet.Sink(net, sink_dir)  # a collector that is there: the stop does not wait
     conf = os.path.join(work, "plain.yaml")
-    livenet.write_config(conf, net, 4739, DOMAINS)
+    livenet.write_config(conf, net, sink.port, DOMAINS)
     os.chmod(conf, 0o644)
     conf_user = os.path.join(work, "user.yaml")
     livenet.write_config(conf_user, net, 4739, DOMAINS, extra="user: nobody\n")
@@ -211,7 +214,9 @@ def failures(ck, daemon, net, work, user):
              livenet.read_log(log))
     if ok:
         check_status(ck, "ambient start", d.pid, user.pw.pw_uid, user.pw.pw_gid, bounding=False)
-    livenet.terminate(d)
+    rc = livenet.terminate(d)
+    ck.check("ambient start: SIGTERM, exit 0", rc == 0, "rc=%s" % rc)
+    sink.stop()
 
 
 if __name__ == "__main__":
