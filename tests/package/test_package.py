@@ -49,8 +49,9 @@ IN_DEB = (
 
 
 def copy_source(src, dest):
-    r = subprocess.run(["git", "-C", src, "ls-files", "-z", "--cached", "--others",
-                        "--exclude-standard"], capture_output=True, check=True)
+    # safe.directory: CI's root may run in a clone another user owns.
+    r = subprocess.run(["git", "-c", "safe.directory=*", "-C", src, "ls-files", "-z", "--cached",
+                        "--others", "--exclude-standard"], capture_output=True, check=True)
     for rel in r.stdout.decode().split("\0"):
         path = os.path.join(src, rel)
         if not rel or not os.path.lexists(path):
@@ -200,7 +201,8 @@ def main():
                                capture_output=True, text=True)
             if "installed" in r.stdout:
                 ck.check("nfsensor is not installed already (this test installs and purges "
-                         "it)", False, r.stdout)
+                         "it; a run killed midway leaves it: dpkg --purge nfsensor)", False,
+                         r.stdout)
                 ck.finish()
             user_existed = subprocess.run(["getent", "passwd", "nfsensor"],
                                           capture_output=True).returncode == 0
