@@ -461,13 +461,28 @@ unit_snap(struct unit *u, struct nfs_worker_snap *sum, size_t *retrying)
     }
 }
 
-/* Retires a unit's counters before it goes. */
+/* A unit's figures for its exporter's statistics records (RFC 7011 4.1, 4.2). */
+static void
+report_metering(struct unit *u, const struct nfs_worker_snap *s)
+{
+    nfs_exporter_set_metering(u->exp, &(struct nfs_exporter_metering){
+                                          .packets = s->counters.v[NFS_C_PACKETS],
+                                          .octets = s->counters.v[NFS_C_BYTES],
+                                          .ignored_packets = nfs_counters_ignored(&s->counters),
+                                          .kernel_drops = s->drops,
+                                          .flows = s->counters.v[NFS_C_FLOWS_CREATED],
+                                      });
+}
+
+/* Retires a unit's counters before it goes; its exporter's last statistics records carry
+ * its final figures. */
 static void
 retire_unit(struct daemon *d, struct unit *u)
 {
     struct nfs_worker_snap s;
 
     unit_snap(u, &s, NULL);
+    report_metering(u, &s);
     d->retired.packets += s.counters.v[NFS_C_PACKETS];
     d->retired.drops += s.drops;
     d->retired.records += s.counters.v[NFS_C_FLOWS_EXPORTED];
@@ -511,13 +526,7 @@ totals(struct daemon *d, struct totals *t, char *retrying, size_t size)
         } else {
             t->capturing++;
         }
-        nfs_exporter_set_metering(u->exp, &(struct nfs_exporter_metering){
-                                              .packets = s.counters.v[NFS_C_PACKETS],
-                                              .octets = s.counters.v[NFS_C_BYTES],
-                                              .ignored_packets = nfs_counters_ignored(&s.counters),
-                                              .kernel_drops = s.drops,
-                                              .flows = s.counters.v[NFS_C_FLOWS_CREATED],
-                                          });
+        report_metering(u, &s);
     }
 }
 

@@ -8,6 +8,7 @@ stream is saved and decoded with python3-ipfix), with metrics: {listen: 127.0.0.
 Debian's prometheus, started here with its own scrape config (1 s interval), TSDB directory
 and loopback port in the same namespace, scrapes it. After pings and UDP datagrams, once
 every flow has expired and been sent:
+  - without metrics: the daemon listens on no TCP port; with it, on 127.0.0.1:9155 only;
   - /metrics is the text exposition format (every sample after its TYPE line) and /health ok;
   - the values Prometheus returns through /api/v1/query equal the daemon's own SIGUSR1
     statistics, counter by counter, and the identities of docs/counters.md hold on them;
@@ -81,6 +82,26 @@ def pin_neighbours(net):
                    "nud", "permanent")
 
 
+def listeners(net, pid):
+    """The TCP addresses process pid listens on in the sensor namespace."""
+    r = livenet.sh(*net.exec_argv(net.sensor, ["ss", "-ltnpH"]))
+    return sorted(line.split()[3] for line in r.stdout.splitlines()
+                  if "pid=%d," % pid in line)
+
+
+def off_by_default(ck, daemon, net, work, port):
+    """Without metrics: the daemon listens nowhere."""
+    conf, log = os.path.join(work, "plain.yaml"), os.path.join(work, "plain.log")
+    livenet.write_config(conf, net, port, (6,))
+    with open(log, "w") as logf:
+        d = net.spawn(net.sensor, [daemon, "--config", conf], stderr=logf)
+    up = livenet.wait_for(lambda: "capturing" in livenet.read_log(log), 20)
+    ck.check("without metrics: nfsensord listens on no TCP port",
+             up and listeners(net, d.pid) == [], "%s %s" % (listeners(net, d.pid),
+                                                             livenet.read_log(log)))
+    nfstest.stop(d, timeout=30)
+
+
 def scrape(net):
     r = net.run(net.sensor, ["curl", "-s", "--max-time", "5", "http://127.0.0.1:9155/metrics"])
     return r.stdout.decode() if isinstance(r.stdout, bytes) else r.stdout
@@ -107,6 +128,7 @@ def run(ck, daemon, net, work):
     livenet.write_config(conf, net, sink.port, (7,), idle="1s",
                          extra="metrics: {listen: 127.0.0.1:9155, interval: 200ms}")
     pin_neighbours(net)
+    off_by_default(ck, daemon, net, work, sink.port)
     with open(log, "w") as logf:
         d = net.spawn(net.sensor, [daemon, "--config", conf], stderr=logf)
     prom = M.Prometheus(net, net.sensor, work, "127.0.0.1:9155")
@@ -114,6 +136,8 @@ def run(ck, daemon, net, work):
             lambda: net.run(net.sensor, ["curl", "-sf", "http://127.0.0.1:9155/health"])
             .returncode == 0, 20), livenet.read_log(log)):
         return
+    ck.check("nfsensord listens on 127.0.0.1:9155 only", listeners(net, d.pid) ==
+             ["127.0.0.1:9155"], str(listeners(net, d.pid)))
     ck.check("prometheus is ready", livenet.wait_for(prom.ready, 60),
              nfstest.tail(open(os.path.join(work, "prometheus.log")).read()))
     net.ping(0, count=10)
