@@ -5,7 +5,8 @@ parse() reads the Prometheus text exposition format (0.0.4) into {(name, labels)
 identities() checks the identities of docs/counters.md on one such snapshot, written here
 again from the document (not from the daemon's code), and returns what does not hold;
 usr1_stats() reads the "statistics" lines a SIGUSR1 logs; Prometheus runs a real Prometheus
-server (Debian's prometheus) in a namespace and queries its HTTP API.
+server (Debian's prometheus) in a namespace and queries its HTTP API; IDENTITIES are the same
+identities in PromQL (each expression is 0 when it holds).
 """
 import json
 import os
@@ -131,18 +132,30 @@ class Prometheus:
     def ready(self):
         return "Ready" in self.get("/-/ready")
 
-    def query(self, expr):
-        """{frozenset(labels): value} of an instant query; None when Prometheus fails."""
-        text = self.get("/api/v1/query?query=" + urllib.parse.quote(expr))
+    def api(self, path):
+        """The data of an API answer, or None when Prometheus fails."""
         try:
-            doc = json.loads(text)
+            doc = json.loads(self.get(path))
         except ValueError:
             return None
-        if doc.get("status") != "success":
+        return doc.get("data") if doc.get("status") == "success" else None
+
+    def query(self, expr):
+        """{frozenset(labels): value} of an instant query; None when Prometheus fails."""
+        data = self.api("/api/v1/query?query=" + urllib.parse.quote(expr))
+        if data is None:
             return None
         return {frozenset((k, v) for k, v in r["metric"].items()
                           if k not in ("job", "instance")): float(r["value"][1])
-                for r in doc["data"]["result"]}
+                for r in data["result"]}
+
+    def range_values(self, expr, start, end, step=1):
+        """Every value of every series of a range query, or None when Prometheus fails."""
+        data = self.api("/api/v1/query_range?query=%s&start=%f&end=%f&step=%f" % (
+            urllib.parse.quote(expr), start, end, step))
+        if data is None:
+            return None
+        return [float(v) for r in data["result"] for _, v in r["values"]]
 
     def scalar(self, expr):
         """The single value of an instant query (summed when several series), or None."""
@@ -151,3 +164,22 @@ class Prometheus:
             return None
         return sum(r.values())
 
+
+IDENTITIES = {
+    "kernel seen = dropped + waiting + discarded + received":
+        "nfsensor_kernel_seen_packets_total - nfsensor_kernel_dropped_packets_total"
+        " - nfsensor_ring_waiting_packets - nfsensor_ring_discarded_packets_total"
+        " - nfsensor_received_packets_total",
+    "received = processed + ignored":
+        "nfsensor_received_packets_total - nfsensor_processed_packets_total"
+        " - on(interface, instance, job) sum by(interface, instance, job)"
+        " (nfsensor_ignored_packets_total)",
+    "flows created = exported + dropped + active":
+        "nfsensor_flows_created_total - nfsensor_flows_exported_total"
+        " - nfsensor_flows_dropped_total - nfsensor_flows_active",
+    "collector records = delivered + waiting + spool dropped + failed + undelivered":
+        "nfsensor_collector_records_total - nfsensor_collector_delivered_records_total"
+        " - nfsensor_collector_waiting_records - nfsensor_collector_spool_dropped_records_total"
+        " - nfsensor_collector_failed_records_total"
+        " - nfsensor_collector_undelivered_records_total",
+}

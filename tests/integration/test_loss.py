@@ -198,7 +198,7 @@ def live_config(path, net, collector, extra="", iface_extra=""):
         f.write("interfaces:\n  - {name: %s, observation_domain: 9%s}\n"
                 "collectors:\n  - %s\n"
                 "flows: {idle_timeout: 1s, active_timeout: 1800s}\n"
-                "metrics: {listen: 127.0.0.1:9155, interval: 200ms}\n%s\n" %
+                "metrics: {listen: 127.0.0.1:9155, interval: 100ms}\n%s\n" %
                 (net.ifaces[0], iface_extra, collector, extra))
 
 
@@ -246,6 +246,34 @@ def start_daemon(net, daemon, conf, log, **kw):
     return d, ok
 
 
+class Watch(threading.Thread):
+    """Scrapes /metrics as fast as it can while the loss happens; every scrape must satisfy
+    the identities (each is one set of published snapshots)."""
+
+    def __init__(self, net, iface):
+        super().__init__(daemon=True)
+        self.net, self.iface = net, iface
+        self.stopped = threading.Event()
+        self.scrapes, self.bad = 0, []
+
+    def run(self):
+        while not self.stopped.is_set():
+            snap = scrape(self.net)
+            if snap is None:
+                continue
+            self.scrapes += 1
+            bad = M.identities(snap, self.iface)
+            if bad:
+                self.bad.append(bad)
+
+    def finish(self, ck, label):
+        self.stopped.set()
+        self.join(10)
+        ck.check("%s: identities hold on every one of %d scrapes during the loss" %
+                 (label, self.scrapes), self.scrapes > 0 and not self.bad,
+                 str(self.bad[:3]))
+
+
 def burst(net, n):
     net.run(net.sensor, [sys.executable, "-c", BURST, net.peer_ip(0), str(n)], timeout=120)
 
@@ -259,11 +287,14 @@ def case_kernel_drop(ck, daemon, net, work, plugin_dir):
     d, ok = start_daemon(net, daemon, conf, log)
     if not ck.check("kernel drop: daemon up", ok, livenet.read_log(log)):
         return
+    watch = Watch(net, iface)
+    watch.start()
     net.run(net.sensor, [sys.executable, "-c", SEND_1111, net.peer_ip(0)])
     burst(net, 40000)
     snap = wait_metric(net, iface, "nfsensor_kernel_dropped_packets_total", 30,
                        lambda s: M.value(s, "nfsensor_ring_waiting_packets", interface=iface)
                        == 0)
+    watch.finish(ck, "kernel drop")
     check_live_case(ck, "kernel drop", snap, iface, "nfsensor_kernel_dropped_packets_total")
     ck.check("kernel drop: SIGTERM exits 0", nfstest.stop(d, timeout=30) == 0,
              nfstest.tail(livenet.read_log(log)))
@@ -276,8 +307,11 @@ def case_queue_full(ck, daemon, net, work):
     d, ok = start_daemon(net, daemon, conf, log, stdout=subprocess.PIPE)
     if not ck.check("queue full: daemon up", ok, livenet.read_log(log)):
         return
+    watch = Watch(net, iface)
+    watch.start()
     burst(net, 80000)
     snap = wait_metric(net, iface, "nfsensor_flows_dropped_total", 60, all_ended(iface))
+    watch.finish(ck, "queue full")
     check_live_case(ck, "queue full", snap, iface, "nfsensor_flows_dropped_total")
     drain = threading.Thread(target=lambda: d.stdout.read(), daemon=True)
     drain.start()
@@ -296,9 +330,12 @@ def case_spool_full(ck, daemon, net, work):
     d, ok = start_daemon(net, daemon, conf, log)
     if not ck.check("spool full: daemon up", ok, livenet.read_log(log)):
         return
+    watch = Watch(net, iface)
+    watch.start()
     burst(net, 80000)
     snap = wait_metric(net, iface, "nfsensor_collector_spool_dropped_records_total", 60,
                        all_ended(iface))
+    watch.finish(ck, "spool full")
     check_live_case(ck, "spool full", snap, iface,
                     "nfsensor_collector_spool_dropped_records_total")
     open(flag, "w").close()

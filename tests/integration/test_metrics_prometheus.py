@@ -10,6 +10,7 @@ and loopback port in the same namespace, scrapes it. After pings and UDP datagra
 every flow has expired and been sent:
   - without metrics: the daemon listens on no TCP port; with it, on 127.0.0.1:9155 only;
   - /metrics is the text exposition format (every sample after its TYPE line) and /health ok;
+  - the identities, as PromQL over a range query, are 0 at every 0.1 s step of the run;
   - the values Prometheus returns through /api/v1/query equal the daemon's own SIGUSR1
     statistics, counter by counter, and the identities of docs/counters.md hold on them;
   - the collector's decoded flow-record count equals nfsensor_collector_sent_records_total
@@ -19,6 +20,7 @@ every flow has expired and been sent:
 import os
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import livenet  # noqa: E402
@@ -140,6 +142,10 @@ def run(ck, daemon, net, work):
              ["127.0.0.1:9155"], str(listeners(net, d.pid)))
     ck.check("prometheus is ready", livenet.wait_for(prom.ready, 60),
              nfstest.tail(open(os.path.join(work, "prometheus.log")).read()))
+    # Prometheus sends its first targets to the scraper after 5 s: the traffic waits for it
+    ck.check("prometheus scrapes nfsensord", livenet.wait_for(
+        lambda: prom.scalar('up{job="nfsensor"}') == 1, 30, 0.2))
+    t_start = time.time()
     net.ping(0, count=10)
     net.run(net.sensor, [sys.executable, "-c", TRAFFIC, net.peer_ip(0), "12"])
     snap = livenet.wait_for(lambda: quiet(net, iface), 30, step=0.5)
@@ -159,24 +165,33 @@ def run(ck, daemon, net, work):
         own.setdefault(name, 0)
     ck.check("SIGUSR1: the daemon says the identities hold",
              usr1 == "hold" and own.get("identities.collector[0]") == "hold", str(own))
-    target = 'nfsensor_received_packets_total{interface="%s"}' % iface
-    caught_up = livenet.wait_for(lambda: prom.scalar(target) == own.get("capture.packets"), 20, 0.5)
-    ck.check("prometheus has scraped the final figures", caught_up,
-             "prometheus %s, daemon %s" % (prom.scalar(target), own.get("capture.packets")))
-    from_prom = {}
-    for name, expr in PAIRS:
+    def promql(name_expr):
+        name, expr = name_expr
         if "{" in expr:
-            expr = expr.replace("{", '{interface="%s",' % iface)
-        else:
-            expr = '%s{interface="%s"}' % (expr, iface)
-        from_prom[name] = prom.scalar(expr)
-        ck.check("prometheus %s = SIGUSR1 %s (%s)" % (expr, name, own.get(name)),
+            return expr.replace("{", '{interface="%s",' % iface)
+        return '%s{interface="%s"}' % (expr, iface)
+
+    def from_prometheus():
+        return {name: prom.scalar(promql((name, expr))) for name, expr in PAIRS}
+
+    caught_up = livenet.wait_for(
+        lambda: all(v == own.get(n) for n, v in from_prometheus().items()), 20, 0.5)
+    ck.check("prometheus has scraped the final figures", caught_up)
+    from_prom = from_prometheus()
+    for name, expr in PAIRS:
+        ck.check("prometheus %s = SIGUSR1 %s (%s)" % (promql((name, expr)), name, own.get(name)),
                  from_prom[name] is not None and from_prom[name] == own.get(name),
                  "prometheus %s" % from_prom[name])
     ignored = prom.scalar('sum(nfsensor_ignored_packets_total{interface="%s"})' % iface)
     ck.check("prometheus: received = processed + ignored",
              from_prom["capture.packets"] == from_prom["decode.processed"] + ignored)
     ck.info("figures: %s, ignored %s" % (own, ignored))
+    for label, expr in M.IDENTITIES.items():
+        now = time.time()  # steps of 0.1 s: every scrape (1 s) is evaluated
+        vals = prom.range_values(expr, t_start, now, step=max(0.1, (now - t_start) / 10000))
+        ck.check("prometheus: %s at every step since the traffic began (%d points)" %
+                 (label, len(vals or [])), vals and all(v == 0 for v in vals),
+                 str(vals and [v for v in vals if v != 0][:5]))
 
     rc = nfstest.stop(d, timeout=30)
     ck.check("SIGTERM: exit 0", rc == 0, nfstest.tail(livenet.read_log(log)))
