@@ -3,7 +3,11 @@
  */
 #include "observe.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 #include "metrics_http.h"
@@ -11,7 +15,7 @@
 struct nfs_observe {
     struct nfs_metrics_http *http;
     char textfile[NFS_CONFIG_PATH_SIZE];
-    uint64_t interval_ms, last_ms;
+    uint64_t interval_ms, last_ms, linger_ms;
     bool published, file_failed;
 };
 
@@ -31,6 +35,7 @@ nfs_observe_start(const struct nfs_config *cfg, bool *failed)
     }
     snprintf(o->textfile, sizeof(o->textfile), "%s", cfg->metrics.textfile);
     o->interval_ms = cfg->metrics.interval_ms;
+    o->linger_ms = cfg->metrics.linger_ms;
     if (cfg->metrics.listen[0] != '\0') {
         if ((o->http = nfs_metrics_http_start(cfg->metrics.listen, &err)) == NULL) {
             nfs_log_err("%s", err.msg);
@@ -85,6 +90,26 @@ nfs_observe_publish(struct nfs_observe *o, const struct nfs_metrics_interface *i
         }
     }
     free(text);
+}
+
+void
+nfs_observe_linger(const struct nfs_observe *o)
+{
+    struct timespec ts;
+    sigset_t set;
+
+    if (o == NULL || o->http == NULL || o->linger_ms == 0)
+        return;
+    nfs_log_info("metrics: serving the final figures for %llu ms (SIGTERM ends it)",
+                 (unsigned long long)o->linger_ms);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    ts.tv_sec = (time_t)(o->linger_ms / 1000);
+    ts.tv_nsec = (long)(o->linger_ms % 1000) * 1000000;
+    while (sigtimedwait(&set, NULL, &ts) < 0 && errno == EINTR)
+        ;
 }
 
 void

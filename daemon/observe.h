@@ -30,6 +30,10 @@ int nfs_observe_wait_ms(const struct nfs_observe *o, uint64_t now_ms);
 void nfs_observe_publish(struct nfs_observe *o, const struct nfs_metrics_interface *ifs, size_t n,
                          const char *why_unhealthy, uint64_t now_ms);
 
+/* Offline runs: keeps serving the last page for metrics.linger, or until SIGTERM or SIGINT
+ * (blocked for the wait), when a listener is configured. */
+void nfs_observe_linger(const struct nfs_observe *o);
+
 void nfs_observe_stop(struct nfs_observe *o);
 
 #endif

@@ -142,6 +142,8 @@ close_sinks(struct sinks *s, const struct nfs_pipeline *p)
     if (p != NULL)
         publish_metrics(s, p);
     nfs_exporter_close(s->exporter, NULL);
+    if (p != NULL)
+        nfs_observe_linger(s->observe);
     nfs_observe_stop(s->observe);
     if (!nfs_csv_close(s->csv, &err))
         ok = false, nfs_log_err("%s", err.msg);

@@ -127,6 +127,7 @@ struct nfs_config {
         char listen[64];                     /* "": no HTTP server */
         char textfile[NFS_CONFIG_PATH_SIZE]; /* "": none */
         uint64_t interval_ms;
+        uint64_t linger_ms; /* offline: serve the final figures this long */
     } metrics;
     /* The plugins a pipeline runs: "dpi" first when enabled and built in, then plugins:. */
     struct nfs_plugin_set *plugin_set;

@@ -396,6 +396,7 @@ const struct nfs_config_key nfs_config_keys[] = {
     {NFS_CT_PATH,     "metrics.textfile",            CFG(metrics.textfile),         NONE,            "",          0,                   "also write the metrics to this file for node_exporter's textfile collector (renamed into place; the directory must be writable); empty: none",
      .check = check_textfile},
     {NFS_CT_DURATION, "metrics.interval",            CFG(metrics.interval_ms),      100, SECONDS(3600), "1s",     0,                   "how often the counters are read for /metrics and the textfile rewritten"},
+    {NFS_CT_DURATION, "metrics.linger",              CFG(metrics.linger_ms),        0, DAYS(1),      "0s",        0,                   "offline runs: keep serving the final figures on metrics.listen this long after the run (SIGTERM or SIGINT ends it early), so a scraper sees them"},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -21,10 +21,13 @@ counter is above 0 and that the identities of docs/counters.md hold exactly on t
                the socket buffers and then the 64 KiB spool fill
 """
 import os
+import socket
 import struct
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
@@ -147,6 +150,8 @@ def check_offline(ck, daemon, work):
     except ImportError:
         ck.info("python3-ipfix missing: the collector side of eviction not checked")
 
+    check_linger(ck, daemon, work, pcaps, n["flows"])
+
     # failed sends: standard output is /dev/full
     with open("/dev/full", "wb") as full:
         r, snap = offline(daemon, work, "failed", pcaps[:1], ["--write", "-"], stdout=full)
@@ -156,6 +161,42 @@ def check_offline(ck, daemon, work):
     ck.check("failed send: records failed > 0 (%s)" % failed, failed and failed > 0)
     ck.check("failed send: identities hold", not M.identities(snap, "offline"),
              "; ".join(M.identities(snap, "offline")))
+
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def check_linger(ck, daemon, work, pcaps, flows):
+    """metrics.linger: after an offline run the final figures stay on /metrics until SIGTERM."""
+    port, prom = free_tcp_port(), os.path.join(work, "linger.prom")
+    conf = os.path.join(work, "linger.yaml")
+    with open(conf, "w") as f:
+        f.write("metrics: {listen: 127.0.0.1:%d, textfile: %s, linger: 120s}\n" % (port, prom))
+    d = subprocess.Popen([daemon, "--config", conf, "--read", pcaps[0], "--write",
+                          os.path.join(work, "linger.ipfix")], stderr=subprocess.DEVNULL)
+
+    def final():
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+                text = r.read().decode()
+            with open(prom) as f:
+                same = f.read() == text
+        except OSError:
+            return None
+        done = M.value(M.parse(text), "nfsensor_flows_exported_total", interface="offline")
+        return text if same and done == flows else None
+    text = livenet.wait_for(final, 30, step=0.2)
+    ck.check("linger: after the run /metrics serves the final figures (= the textfile, "
+             "%d flows exported) while the process waits" % flows,
+             text is not None and d.poll() is None)
+    t0 = time.time()
+    rc = nfstest.stop(d, timeout=20)
+    ck.check("linger: SIGTERM ends it, exit 0 (%.1f s)" % (time.time() - t0), rc == 0)
 
 
 # ---- live cases -----------------------------------------------------------------------------
