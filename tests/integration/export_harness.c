@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "exporter.h"
+#include "synth_record.h"
 
 #define MAX_TARGETS 8
 
@@ -41,33 +42,6 @@ now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void
-make_record(uint64_t i, struct nfs_record *r)
-{
-    uint64_t t0 = 1700000000000ull + i;
-    uint32_t src = htonl(0x0a000000u | (uint32_t)(i & 0xFFFFFF));
-
-    memset(r, 0, sizeof(*r));
-    r->id = i;
-    r->ip_version = 4;
-    r->protocol = 17;
-    r->end_reason = NFS_END_IDLE;
-    memcpy(r->src_ip.b, &src, 4);
-    inet_pton(AF_INET, "192.0.2.1", r->dst_ip.b);
-    r->src_port = (uint16_t)(1024 + i % 50000);
-    r->dst_port = 53;
-    r->src2dst = (struct nfs_record_dir){.first_seen_ms = t0, .last_seen_ms = t0 + 10,
-                                         .duration_ms = 10, .packets = i % 7 + 1,
-                                         .bytes = 100 * (i % 7 + 1),
-                                         .ip_octets = 128 * (i % 7 + 1)};
-    r->dst2src = r->src2dst;
-    r->dst2src.first_seen_ms += 1;
-    r->bidirectional = r->src2dst;
-    r->bidirectional.packets *= 2;
-    r->bidirectional.ip_octets *= 2;
-    r->bidirectional.bytes *= 2;
 }
 
 static void *
@@ -88,7 +62,7 @@ produce(void *arg)
             if (t < due)
                 usleep((useconds_t)((due - t) / 1000));
         }
-        make_record(i, &r);
+        nfs_synth_record(i, &r);
         if (!nfs_export_queue_push(run->q, 4, values))
             run->dropped++;
     }
