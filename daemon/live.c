@@ -233,8 +233,16 @@ export_key(const struct nfs_config *cfg, const struct nfs_config_interface *ifc)
     fprintf(fp, "%u %" PRIu64 " %d %u", cfg->ipfix.enterprise_number,
             cfg->ipfix.template_refresh_ms, cfg->ipfix.rfc5610, ifc->observation_domain);
     for (size_t i = 0; i < cfg->n_collectors; i++) {
-        target_for(cfg, &cfg->collectors[i], ifc->name, target, sizeof(target));
-        fprintf(fp, "\n%s", target);
+        const struct nfs_config_collector *c = &cfg->collectors[i];
+        struct nfs_collector_options co;
+        char profile[128];
+
+        target_for(cfg, c, ifc->name, target, sizeof(target));
+        nfs_collector_options_default(&co, target);
+        nfs_config_collector_options(c, &co);
+        nfs_export_profile_describe(&co.profile, profile, sizeof(profile));
+        /* a profile change (records:, fields:, the key file...) needs a new exporter */
+        fprintf(fp, "\n%s %s %#x %s", target, profile, c->field_groups, c->key_file);
     }
     fclose(fp);
     return key;
