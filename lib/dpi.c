@@ -264,3 +264,29 @@ nfs_dpi_category_name(struct nfs_dpi *d, uint16_t category)
 
     return name != NULL ? name : "";
 }
+
+const char *
+nfs_dpi_version(void)
+{
+    return ndpi_revision();
+}
+
+bool
+nfs_dpi_protocols(void (*fn)(void *arg, uint16_t id, const char *name), void *arg,
+                  struct nfs_error *err)
+{
+    struct nfs_dpi *d = nfs_dpi_create(err);
+    unsigned n;
+
+    if (d == NULL)
+        return false;
+    n = ndpi_get_num_supported_protocols(d->mod);
+    for (unsigned id = 0; id < n && id <= UINT16_MAX; id++) {
+        const char *name = ndpi_get_proto_name(d->mod, (uint16_t)id);
+
+        if (name != NULL && name[0] != '\0')
+            fn(arg, (uint16_t)id, name);
+    }
+    nfs_dpi_destroy(d);
+    return true;
+}

@@ -74,6 +74,18 @@ char *nfs_dpi_app_name(struct nfs_dpi *d, struct nfs_dpi_proto proto, char *buf,
 /* The category's name ("Web", "Unspecified"...), never NULL. */
 const char *nfs_dpi_category_name(struct nfs_dpi *d, uint16_t category);
 
+/* nDPI's version as it reports it (ndpi_revision(): "4.2.0"). */
+const char *nfs_dpi_version(void);
+
+/*
+ * Calls fn once for every protocol id nDPI knows (0 "Unknown" included), in id order, with
+ * its name: the id -> name table that the dpiMasterProtocolId/dpiAppProtocolId values index
+ * (exported by lib/ipfix_apps.c). Sets up a detection module for the time of the call. False,
+ * with err, when nDPI cannot be initialised.
+ */
+bool nfs_dpi_protocols(void (*fn)(void *arg, uint16_t id, const char *name), void *arg,
+                       struct nfs_error *err);
+
 /* Flows created and not yet destroyed (for tests and the memory benchmark). */
 size_t nfs_dpi_open_flows(const struct nfs_dpi *d);
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ipfix_apps.h"
 #include "netflow9.h"
 
 #define META_MAX 1024 /* records appended before an explicit emit, at most */
@@ -299,7 +300,8 @@ ipfix_create(struct nfs_export_encoder *e, const struct nfs_field_group *groups,
     return true;
 }
 
-/* The preamble: type records and data templates (ipfix.c), then the statistics ones. */
+/* The preamble: type records and data templates (ipfix.c), the statistics ones, then the
+ * application table (ipfix_apps.c). */
 static bool
 ipfix_preamble(struct nfs_export_encoder *e, struct nfs_error *err)
 {
@@ -310,6 +312,8 @@ ipfix_preamble(struct nfs_export_encoder *e, struct nfs_error *err)
     for (size_t i = 0; e->have_stats && i < 3; i++)
         if (!fbSessionExportTemplate(e->session, e->stats[i].tid, &gerr))
             return nfs_ipfix_gerror(err, gerr, "statistics templates");
+    if (!nfs_ipfix_apps_announce(e->model, e->fbuf, err)) /* nDPI's id -> name table */
+        return false;
     if (!fBufEmit(e->fbuf, &gerr))
         return nfs_ipfix_gerror(err, gerr, "templates");
     return drain_encoded(e, err);

@@ -642,3 +642,10 @@ nfs_ipfix_write_element_xml(FILE *out, const struct nfs_field_group *groups, siz
     }
     return true;
 }
+
+const struct nfs_field_group *
+nfs_ipfix_model_groups(const struct nfs_ipfix_model *m, size_t *n)
+{
+    *n = m->n_groups;
+    return m->groups;
+}

@@ -42,6 +42,9 @@ void nfs_ipfix_model_destroy(struct nfs_ipfix_model *m);
 
 uint32_t nfs_ipfix_model_enterprise(const struct nfs_ipfix_model *m);
 
+/* The model's field groups (its own copy) and their count in *n. */
+const struct nfs_field_group *nfs_ipfix_model_groups(const struct nfs_ipfix_model *m, size_t *n);
+
 /* The template ID for records of this IP version (4 or 6); 0 for any other version. */
 uint16_t nfs_ipfix_template_id(unsigned ip_version);
 
