@@ -296,37 +296,22 @@ wheel_oldest(struct nfs_flow_table *t, const struct wheel *w)
     return w->run.head != NIL ? at(t, w->run.head) : NULL;
 }
 
-/* The least recently seen flow of the wheel, whatever the time (eviction), or NULL. */
+/*
+ * The least recently seen flow of the wheel, whatever the time (eviction), or NULL. With no
+ * flow due, the next buckets are sorted into the run ahead of time: the run stays sorted, since
+ * a flow placed behind the cursor joins the run's tail (its packet is the newest) and a flow of
+ * the run that gets a packet leaves it (requeue).
+ */
 static struct nfs_flow *
 wheel_lru(struct nfs_flow_table *t, struct wheel *w)
 {
-    struct nfs_flow *f;
     uint64_t b;
 
-    while ((f = wheel_oldest(t, w)) == NULL && next_bucket(w, &b)) {
-        /* No flow is due: the LRU is in the first non-empty bucket. Sorting that bucket into
-         * the run would move the cursor ahead of packets still to come in its time span. */
-        unsigned s = (unsigned)(b & WHEEL_MASK);
-        struct nfs_flow *best = NULL;
-        uint64_t best_last = UINT64_MAX;
-
-        for (uint32_t i = w->heads[s]; i != NIL;) {
-            struct nfs_flow *g = at(t, i);
-            uint64_t last = nfs_flow_last_us(g), gb = bucket_of(w, ms(last));
-
-            i = g->lru_next;
-            if (gb != b) {
-                wheel_unlink(t, w, g); /* seen since it was placed: a later bucket */
-                bucket_push(t, w, (unsigned)(gb & WHEEL_MASK), g);
-            } else if (last < best_last || (last == best_last && g->index < best->index)) {
-                best = g;
-                best_last = last;
-            }
-        }
-        if (best != NULL)
-            return best;
+    while (w->run.head == NIL && next_bucket(w, &b)) {
+        w->cursor = b;
+        sort_bucket(t, w);
     }
-    return f;
+    return wheel_oldest(t, w);
 }
 
 /* ---- creation ---- */
