@@ -17,6 +17,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -320,7 +321,10 @@ def flow_from_ies(get):
          "src_port": get(0, 7), "dst_port": get(0, 11), "protocol": get(0, 4),
          "ip_version": get(0, 60), "vlan_id": get(0, 58), "tunnel_id": get(PEN_OWN, 1001),
          "src_mac": _mac(get(0, 56)), "dst_mac": _mac(get(0, 80)),
-         "end_reason": get(0, 136)}
+         "end_reason": get(0, 136), "flow_id": get(0, 148),
+         # the label (IANA applicationName) and nDPI's ids (named by the options records)
+         "application_name": get(0, 96), "dpi_master_id": get(PEN_OWN, 1200),
+         "dpi_app_id": get(PEN_OWN, 1201)}
     f = {k: (int(v) if isinstance(v, int) else v) for k, v in f.items() if v is not None}
     f["s2d"] = direction(0, 1002)
     f["d2s"] = direction(PEN_REVERSE, 1003)
@@ -399,6 +403,8 @@ def ipfixdump_value(name, s, typ_len):
         dt = datetime.datetime.strptime(s[:23] if "." in s else s, "%Y-%m-%d %H:%M:%S.%f"
                                         if "." in s else "%Y-%m-%d %H:%M:%S")
         return dt.replace(tzinfo=datetime.timezone.utc)
+    if typ == "string":
+        return re.sub(r"^\(len: \d+\) ?", "", s)  # "(len: 3) DNS"
     if typ in ("ipv4", "ipv6"):
         return s
     if typ == "mac":

@@ -26,6 +26,14 @@ def real_captures():
     return [os.path.join(base, c) for c in CAPTURES if os.path.exists(os.path.join(base, c))]
 
 
+def captures(tmp, limit=1, **kw):
+    """(tag, pcap) pairs: pcapgen's capture (T.generate's kw) into tmp, then at most limit of
+    the real captures present."""
+    pcaps, _ = T.generate(tmp, **kw)
+    return [("generated", pcaps[0])] + [(os.path.basename(p).split(".")[0], p)
+                                        for p in real_captures()[:limit]]
+
+
 class Nfcapd:
     """nfcapd on 127.0.0.1:PORT writing into DIR/spool."""
 
@@ -90,6 +98,8 @@ def nfdump_flow(r):
     return {"src_ip": T._ip(src), "dst_ip": T._ip(dst), "src_port": int(r.get("src_port", 0)),
             "dst_port": int(r.get("dst_port", 0)), "protocol": int(r["proto"]),
             "packets": int(r["in_packets"]), "bytes": int(r["in_bytes"]),
+            # biflow records: the reverse counters (uniflow ones have none)
+            "out_packets": int(r.get("out_packets", 0)), "out_bytes": int(r.get("out_bytes", 0)),
             "start": nfdump_ms(r["first"]), "end": nfdump_ms(r["last"]),
             "direction": int(r.get("direction", -1))}
 
@@ -146,15 +156,21 @@ def csv_flows(path):
         return list(csv.DictReader(f))
 
 
+def csv_ip_octets(row, d):
+    """IANA's octetDeltaCount of direction d ("src2dst", "dst2src") of a CSV row written with
+    accounting ip: the CSV's ip-mode bytes are IPv4's total length but IPv6's payload length
+    (NFStream's definition), so an IPv6 packet adds its 40-byte header."""
+    header = 40 if int(row["ip_version"]) == 6 else 0
+    return int(row[d + "_bytes"]) + header * int(row[d + "_packets"])
+
+
 def uniflow_records(rows):
     """The records a uniflow collector gets for the CSV's flows (accounting ip): src->dst
     always, dst->src when that direction has packets (swapped endpoints, its own counters and
-    times). Bytes are IANA's octets: the CSV's ip-mode bytes are IPv4's total length but IPv6's
-    payload length (NFStream's definition), so an IPv6 packet adds its 40-byte header."""
+    times); bytes are IANA's octets (csv_ip_octets)."""
     out = []
     for r in rows:
         proto = int(r["protocol"])
-        header = 40 if int(r["ip_version"]) == 6 else 0
         for d, (sa, sp, da, dp) in (("src2dst", ("src_ip", "src_port", "dst_ip", "dst_port")),
                                     ("dst2src", ("dst_ip", "dst_port", "src_ip", "src_port"))):
             if int(r[d + "_packets"]) == 0:
@@ -162,7 +178,7 @@ def uniflow_records(rows):
             out.append({"src_ip": T._ip(r[sa]), "src_port": int(r[sp]), "dst_ip": T._ip(r[da]),
                         "dst_port": int(r[dp]), "protocol": proto,
                         "packets": int(r[d + "_packets"]),
-                        "bytes": int(r[d + "_bytes"]) + header * int(r[d + "_packets"]),
+                        "bytes": csv_ip_octets(r, d),
                         "start": int(r[d + "_first_seen_ms"]),
                         "end": int(r[d + "_last_seen_ms"]),
                         "direction": 0 if d == "src2dst" else 1})
@@ -183,7 +199,8 @@ def totals_by_key(records):
 def compare_totals(ck, label, expected, observed):
     """Per key and direction: packets and bytes equal; prints matched/total."""
     e, o = totals_by_key(expected), totals_by_key(observed)
-    bad = [(k, e.get(k), o.get(k)) for k in sorted(set(e) | set(o), key=str) if e.get(k) != o.get(k)]
+    bad = [(k, e.get(k), o.get(k)) for k in sorted(set(e) | set(o), key=str)
+           if e.get(k) != o.get(k)]
     ck.check("%s: packets and bytes per key and direction equal the CSV's (%d/%d keys)" %
              (label, len(e) - len([b for b in bad if b[1] is not None]), len(e)),
              not bad and len(e) > 0, "first differences (key, csv, collector): %s" % bad[:5])

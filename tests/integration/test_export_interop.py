@@ -101,9 +101,16 @@ def tshark_flows(pdml_text):
                 d["tcp_flags"] = int(show, 16)
             elif name == "cflow.timedelta":
                 f["times"].append(tuple(int(x.get("value"), 16) for x in k))
-            elif name == "cflow.enterprise_private_entry" and "Type 100" in sn:
+            elif name == "cflow.appl_name":
+                f["application_name"] = show
+            elif name == "cflow.enterprise_private_entry" and ("Type 100" in sn or
+                                                               "Type 120" in sn):
                 v = int(k.get("value"), 16)
-                if "Type 1001:" in sn:
+                if "Type 1200:" in sn:
+                    f["dpi_master_id"] = v
+                elif "Type 1201:" in sn:
+                    f["dpi_app_id"] = v
+                elif "Type 1001:" in sn:
                     f["tunnel_id"] = v
                 elif "Type 1002:" in sn:
                     f["s2d"]["bytes"] = v

@@ -148,10 +148,8 @@ def main():
     ck.check("--list-fields names the core, dpi and splt groups",
              all(g in groups for g in ("core", "dpi", "splt")), str(sorted(groups)))
     with T.tempdir("profile-fields") as tmp:
-        pcaps, _ = T.generate(tmp)
-        check_run(ck, daemon, tmp, "generated", pcaps[0], groups)
-        for pcap in U.real_captures()[:1]:
-            check_run(ck, daemon, tmp, os.path.basename(pcap).split(".")[0], pcap, groups)
+        for tag, pcap in U.captures(tmp):
+            check_run(ck, daemon, tmp, tag, pcap, groups)
     ck.finish()
 
 

@@ -28,7 +28,8 @@ Scenarios of the skeleton, in capture order: tcp4 (handshake, data, FIN/FIN, fin
 vlan (same UDP 5-tuple untagged and on VLAN 100), qinq (VLAN 200/300), idle_gap (exact
 idle boundary), active (cuts at exactly the active boundary, continuations begun by the
 responder), rst, dns_icmp (last: ends by end of input; DNS response captured short). Not in the
-skeleton, only with --only: evict (three UDP flows for --max-flows 2).
+skeleton, only with --only: tls (TLS with SNI, IPv4 and IPv6), evict (three UDP flows for
+--max-flows 2).
 
 Usage:
   pcapgen.py OUTDIR [--linktype en10mb|raw|null|sll] [--idle 10] [--active 30]
@@ -84,10 +85,11 @@ class Host:
         self.mac = mac
 
 
-def build_l4(proto, src, dst, sport, dport, flags, payload, icmp=None):
+def build_l4(proto, src, dst, sport, dport, flags, payload, icmp=None, seq_ack=(1000, 2000)):
     """Returns (l4 bytes, header length)."""
     if proto == 6:
-        hdr = struct.pack("!HHIIBBHHH", sport, dport, 1000, 2000, 5 << 4, flags, 65535, 0, 0)
+        hdr = struct.pack("!HHIIBBHHH", sport, dport, seq_ack[0], seq_ack[1], 5 << 4, flags,
+                          65535, 0, 0)
         seg = hdr + payload
         pseudo = pseudo_header(src, dst, 6, len(seg))
         c = csum(pseudo + seg)
@@ -179,8 +181,11 @@ class Segment:
 class Conversation:
     """Packets between two endpoints A and B with one key; holds the per-profile segments."""
 
-    def __init__(self, scen, proto, a, b, aport=0, bport=0, vlans=(), note=""):
+    def __init__(self, scen, proto, a, b, aport=0, bport=0, vlans=(), note="", tcp_seq=False):
         self.scen, self.proto, self.a, self.b = scen, proto, a, b
+        # tcp_seq: real sequence numbers (DPI that follows the stream needs them); else
+        # every segment carries seq 1000, ack 2000
+        self.next_seq = {"A": 1000, "B": 5000} if tcp_seq else None
         self.aport, self.bport, self.vlans, self.note = aport, bport, tuple(vlans), note
         self.segments = {p: [Segment()] for p in PROFILES}
         self.tcp_fin = {p: set() for p in PROFILES}
@@ -204,7 +209,13 @@ class Conversation:
             sec, usec = self.scen.t0 + whole, int(round((t - whole) * 1e6))
         src, dst = (self.a, self.b) if sender == "A" else (self.b, self.a)
         sport, dport = (self.aport, self.bport) if sender == "A" else (self.bport, self.aport)
-        l4, l4hdr = build_l4(self.proto, src.ip, dst.ip, sport, dport, flags, payload, icmp)
+        seq_ack = (1000, 2000)
+        if self.next_seq is not None:
+            other = "B" if sender == "A" else "A"
+            seq_ack = (self.next_seq[sender], self.next_seq[other] if flags & ACK else 0)
+            self.next_seq[sender] += len(payload) + (1 if flags & (SYN | FIN) else 0)
+        l4, l4hdr = build_l4(self.proto, src.ip, dst.ip, sport, dport, flags, payload, icmp,
+                             seq_ack)
         ip_pkt = build_ip(src.ip, dst.ip, self.proto, l4)
         frame = frame_for(self.scen.linktype, ip_pkt, src.mac, dst.mac, self.vlans)
         wire_len = len(frame)
@@ -351,6 +362,34 @@ def sc_rst(s):
     c.send(0.0003, "B", RST | ACK)
 
 
+def client_hello(sni):
+    """A TLS 1.2 ClientHello record with one extension, server_name (RFC 6066) = sni."""
+    name = sni.encode()
+    ext = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    body = (b"\x03\x03" + bytes(range(32)) + b"\x00" + struct.pack("!H", 4) +
+            b"\xc0\x2f\x00\x9c" + b"\x01\x00" + struct.pack("!H", len(ext)) + ext)
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def sc_tls(s):
+    """Only with --only tls: TLS with SNI over IPv4 and IPv6 (nDPI labels them Master.App
+    from the server name), each a handshake, a ClientHello, a server reply and FIN/FIN."""
+    for c, sni in ((s.conv(6, C4, S4, 44300, 443, note="tls4 sni", tcp_seq=True),
+                    "www.wikipedia.org"),
+                   (s.conv(6, C6, S6, 44306, 443, note="tls6 sni", tcp_seq=True),
+                    "github.com")):
+        c.send(0.0, "A", SYN)
+        c.send(0.01, "B", SYN | ACK)
+        c.send(0.02, "A", ACK)
+        c.send(0.03, "A", PSH | ACK, client_hello(sni))
+        c.send(0.05, "B", PSH | ACK, b"\x16\x03\x03" + struct.pack("!H", 300) + b"s" * 300)
+        c.send(0.06, "A", ACK)
+        c.send(1.0, "A", FIN | ACK)
+        c.send(1.01, "B", FIN | ACK)
+        c.send(1.011, "A", ACK)
+
+
 def sc_dns_icmp(s):
     """Last in the skeleton (so these end by end of input, reason 4): DNS-like UDP query and
     response (the response is captured at 90 bytes of its 400), and ICMP echo (three
@@ -391,6 +430,7 @@ SCENARIOS = [
     ("idle_gap", sc_idle_gap, True, True),
     ("active", sc_active, True, True),
     ("rst", sc_rst, True, True),
+    ("tls", sc_tls, True, False),
     ("dns_icmp", sc_dns_icmp, True, True),
     ("evict", sc_evict, True, False),
 ]  # name, builder, works without Ethernet, in the skeleton by default
