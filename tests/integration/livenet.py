@@ -135,6 +135,12 @@ class Net:
         return self.run(self.sensor, ["ping", "-c", str(count), "-i", "0.2", "-W", "2",
                                       self.peer_ip(i)])
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def close(self):
         if self.closed:
             return

@@ -28,11 +28,8 @@ def main():
     for tool in ("curl", "openssl", "ping", "ss"):
         nfstest.need_tool(tool)
     with nfstest.tempdir("live") as work:
-        net = livenet.Net(base=231)
-        try:
+        with livenet.Net(base=231) as net:
             run(ck, daemon, net, work)
-        finally:
-            net.close()
     ck.finish()
 
 

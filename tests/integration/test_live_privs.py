@@ -74,12 +74,11 @@ def main():
     with nfstest.tempdir("privs") as work:
         os.chmod(work, 0o755)
         user = TestUser()
-        net = livenet.Net(base=234)
         try:
-            run(ck, daemon, net, work, user)
-            failures(ck, daemon, net, work, user)
+            with livenet.Net(base=234) as net:
+                run(ck, daemon, net, work, user)
+                failures(ck, daemon, net, work, user)
         finally:
-            net.close()
             user.close()
     ck.finish()
 

@@ -85,11 +85,8 @@ def main():
     livenet.need_root_netns()
     with nfstest.tempdir("systemd") as work:
         os.chmod(work, 0o755)
-        net = livenet.Net(base=232)
-        try:
+        with livenet.Net(base=232) as net:
             run(ck, daemon, net, work)
-        finally:
-            net.close()
     ck.finish()
 
 

@@ -34,11 +34,8 @@ def main():
     if not plugin_dir or not os.path.exists(os.path.join(plugin_dir, "stall.so")):
         nfstest.skip("stall.so not built")
     with nfstest.tempdir("watchdog") as work:
-        net = livenet.Net(base=233, pairs=1)
-        try:
+        with livenet.Net(base=233, pairs=1) as net:
             run(ck, daemon, net, work, plugin_dir)
-        finally:
-            net.close()
     ck.finish()
 
 

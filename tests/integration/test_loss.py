@@ -394,16 +394,13 @@ def main():
             ck.info("not root: the live cases (kernel drop, queue full, spool full) skipped")
             ck.finish()
         livenet.need_root_netns()
-        net = livenet.Net(base=218, pairs=1)
-        try:
+        with livenet.Net(base=218, pairs=1) as net:
             if plugin_dir and os.path.exists(os.path.join(plugin_dir, "stall.so")):
                 case_kernel_drop(ck, daemon, net, work, plugin_dir)
             else:
                 ck.check("stall.so built (kernel drop case)", False, str(plugin_dir))
             case_queue_full(ck, daemon, net, work)
             case_spool_full(ck, daemon, net, work)
-        finally:
-            net.close()
     ck.finish()
 
 

@@ -64,11 +64,8 @@ def main():
     except ImportError:
         nfstest.skip("python3-ipfix not installed")
     with nfstest.tempdir("metrics-prom") as work:
-        net = livenet.Net(base=219, pairs=1)
-        try:
+        with livenet.Net(base=219, pairs=1) as net:
             run(ck, daemon, net, work)
-        finally:
-            net.close()
     ck.finish()
 
 

@@ -111,11 +111,8 @@ def main():
     T.need_tool("nfcapd")
     ck = T.Checker("test_profile_live")
     with T.tempdir("profile-live") as work:
-        net = livenet.Net(base=235, pairs=1)
-        try:
+        with livenet.Net(base=235, pairs=1) as net:
             run(ck, daemon, sys.argv[3], net, work)
-        finally:
-            net.close()
     ck.finish()
 
 
