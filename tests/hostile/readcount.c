@@ -4,10 +4,15 @@
  * "NAME VALUE" per non-zero counter (lib/counters.h names), "records N", then
  * "error: MESSAGE" and exit 1 when a file was unreadable or corrupt, else exit 0.
  *
- * usage: readcount FILE...
+ * usage: readcount [--cut-after-first-batch BYTES] FILE...
+ *   --cut-after-first-batch: truncates the first FILE to BYTES once the first batch is read, as
+ *   a file rotated or cut by another program while the sensor reads it.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "pipeline.h"
@@ -30,10 +35,15 @@ main(int argc, char **argv)
     struct nfs_capture *cap;
     struct nfs_pipeline *p;
     const struct nfs_counters *c;
-    int rc = 0, n;
+    long long cut_at = -1;
+    int rc = 0, n, batches = 0;
 
+    if (argc > 2 && strcmp(argv[1], "--cut-after-first-batch") == 0) {
+        cut_at = atoll(argv[2]);
+        argv += 2, argc -= 2;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: readcount FILE...\n");
+        fprintf(stderr, "usage: readcount [--cut-after-first-batch BYTES] FILE...\n");
         return 64;
     }
     nfs_pipeline_options_default(&opt, false);
@@ -46,8 +56,11 @@ main(int argc, char **argv)
     if (cap == NULL) {
         rc = 1;
     } else {
-        while ((n = nfs_capture_next_batch(cap, f, (int)NFS_NITEMS(f), &err)) > 0)
+        while ((n = nfs_capture_next_batch(cap, f, (int)NFS_NITEMS(f), &err)) > 0) {
             nfs_pipeline_frames(p, f, (size_t)n);
+            if (++batches == 1 && cut_at >= 0 && truncate(argv[1], (off_t)cut_at) != 0)
+                perror(argv[1]);
+        }
         rc = n < 0;
         nfs_capture_close(cap);
     }

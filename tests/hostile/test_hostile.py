@@ -283,6 +283,46 @@ def case_not_a_capture(ck, r):
     clean_error(ck, r, os.path.join(r.tmp, "missing.pcap"))
 
 
+def varied_records(n):
+    """n records of 40 flows with payloads of 0..1450 bytes (so records straddle any window or
+    chunk boundary), 10 us apart: (pcap bytes, total wire bytes)."""
+    frames = [udp_frame(i, payload=b"v" * (i * 37 % 1451)) for i in range(40)]
+    recs = [struct.pack("<IIII", T0 + i // 100000, i % 100000 * 10, len(frames[i % 40]),
+                        len(frames[i % 40])) + frames[i % 40] for i in range(n)]
+    return pcap_header() + b"".join(recs), sum(len(frames[i % 40]) for i in range(n))
+
+
+def case_big_file(ck, r):
+    """A 24 MiB file, more than two of the reader's mapped windows (8 MiB) and many of its read
+    chunks (1 MiB): every record read once, from the file and from a pipe alike."""
+    n = 34000
+    data, wire = varied_records(n)
+    path = r.write("big.pcap", data)
+    c, rows = counted(ck, r, path)
+    ck.expect(c.get("capture.packets") == n and c.get("capture.bytes") == wire,
+              "%d packets and %d bytes read (%s)" % (n, wire, c))
+    ck.expect(rows == 40, "40 flows exported (got %d)" % rows)
+    with open(path, "rb") as f:
+        p = subprocess.run([r.readcount, "/dev/stdin"], stdin=f, capture_output=True,
+                           timeout=TIME_LIMIT_S)
+    piped = dict(line.split(" ", 1) for line in p.stdout.decode().splitlines())
+    ck.expect(p.returncode == 0 and int(piped.get("capture.packets", 0)) == n and
+              int(piped.get("capture.bytes", 0)) == wire,
+              "the same %d packets through a pipe (%s)" % (n, piped))
+    sane(ck, p.stderr.decode(errors="replace"))
+
+
+def case_cut_while_read(ck, r):
+    """The file is cut to 64 KiB by another program after the first batch, inside the window
+    the reader has mapped: a clean error naming the file, never SIGBUS."""
+    path = r.write("cut.pcap", varied_records(34000)[0])
+    rc, out, err = r.run([r.readcount, "--cut-after-first-batch", "65536", path])
+    ck.expect(rc == 1, "the reader exits 1 (got %s)" % rc)
+    ck.expect("cut while being read" in out and path in out,
+              "it reports the file as cut (%s)" % out.strip().splitlines()[-1:])
+    sane(ck, err)
+
+
 CASES = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
 
 
