@@ -14,7 +14,7 @@
  *   minimum once a connection lasted STABLE_MS.
  * - A file is complete when it has its final name: messages go to NAME.tmp, which is synced and
  *   renamed when the file is finished (rotation or close); a failed write is cut back, so even
- *   the .tmp holds whole messages only.
+ *   the .tmp holds whole messages only. Stdout, devices and FIFOs are streams, written in place.
  */
 #include "collector.h"
 
@@ -87,7 +87,7 @@ struct nfs_collector {
     int ffd;
     char *tmp_path, *final_path;
     uint64_t opened_ms, fbytes, fflows;
-    bool is_stdout, need_open;
+    bool is_stream, need_open; /* is_stream: stdout or a device or FIFO, written in place */
     /* snapshot for other threads */
     pthread_mutex_t lock;
     struct nfs_exporter_stats snap;
@@ -551,7 +551,7 @@ file_write(struct nfs_collector *c, const struct nfs_ipfix_msg *m)
         return;
     }
     /* Cut the torn message off, so the file stays a sequence of whole messages. */
-    if (c->ffd >= 0 && !c->is_stdout && ftruncate(c->ffd, (off_t)c->fbytes) == 0)
+    if (c->ffd >= 0 && !c->is_stream && ftruncate(c->ffd, (off_t)c->fbytes) == 0)
         lseek(c->ffd, (off_t)c->fbytes, SEEK_SET);
     c->n.send_errors += m->flows;
     c->n.not_sent_packets += m->packets;
@@ -597,7 +597,9 @@ file_finish(struct nfs_collector *c)
     if (c->ffd < 0)
         return;
     nfs_framer_flush(c->framer);
-    if (c->is_stdout) {
+    if (c->is_stream) {
+        if (c->ffd != STDOUT_FILENO)
+            close(c->ffd);
         c->ffd = -1;
         c->n.delivered += c->fflows; /* the stream is complete */
         c->fflows = 0;
@@ -719,22 +721,45 @@ open_udp_tcp(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
     return true;
 }
 
+/* An existing target that is not a regular file or a directory: a device (/dev/null) or a FIFO. */
+static bool
+is_special(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+/*
+ * "-" is stdout; a device or FIFO is opened and written in place, as a stream: renaming
+ * NAME.tmp over it would replace /dev/null or the pipe with a plain file. Streams are not
+ * rotated. Anything else is a file, written as NAME.tmp and renamed.
+ */
 static bool
 open_file(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
 {
-    if (strcmp(c->o.target, "-") == 0) {
-        if (isatty(1)) {
+    const char *target = c->o.target;
+
+    if (strcmp(target, "-") == 0) {
+        if (isatty(STDOUT_FILENO)) {
             nfs_error_set(err, "-: refusing to write IPFIX to a terminal");
             return false;
         }
-        c->is_stdout = true;
-        c->ffd = 1;
-        c->o.rotate_s = 0;
-        c->o.rotate_bytes = 0;
-        announce(c, now_ms);
-        return true;
+        c->ffd = STDOUT_FILENO;
+    } else if (is_special(target)) {
+        c->ffd = open(target, O_WRONLY | O_CLOEXEC);
+        if (c->ffd < 0) {
+            nfs_error_set(err, "%s: cannot open %s: %s", c->name, target, strerror(errno));
+            return false;
+        }
+    } else {
+        return file_open(c, now_ms, err);
     }
-    return file_open(c, now_ms, err);
+    c->is_stream = true;
+    c->o.rotate_s = 0;
+    c->o.rotate_bytes = 0;
+    announce(c, now_ms);
+    return true;
 }
 
 struct nfs_collector *
@@ -961,7 +986,7 @@ nfs_collector_destroy(struct nfs_collector *c)
         return;
     if (c->fd >= 0)
         close(c->fd);
-    if (c->ffd >= 0 && !c->is_stdout)
+    if (c->ffd >= 0 && c->ffd != STDOUT_FILENO)
         close(c->ffd);
     nfs_spool_destroy(c->spool);
     nfs_framer_destroy(c->framer);

@@ -9,12 +9,16 @@ that appears under its final name is read by ipfixDump at once: a finished file 
 partial, even mid-run. At the end: no NAME.tmp is left, every file is complete (whole
 messages, templates first: ipfixDump reads it without error and finds its flows), and the
 files hold every record exactly once.
-Also: the CLI's --write FILE is written as FILE.tmp and renamed when complete.
+Also: the CLI's --write FILE is written as FILE.tmp and renamed when complete, while a
+character device (a /dev/null made here with mknod) or a FIFO is written in place and stays
+what it was (renaming over /dev/null once turned it into a plain file).
 """
 import glob
 import os
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -94,7 +98,35 @@ def main():
         ok, n, e = dump_ok(ipfixdump, out_file) if os.path.exists(out_file) else (False, 0, "")
         ck.check("--write: exit 0, file complete, no .tmp", r.returncode == 0 and ok and n > 0
                  and not os.path.exists(out_file + ".tmp"), T.tail(r.stderr) + e)
+        check_streams(ck, ipfixdump, tmp, pcaps[0], n)
     ck.finish()
+
+
+def check_streams(ck, ipfixdump, tmp, pcap, flows):
+    """--write to a character device and to a FIFO: written in place, never replaced."""
+    args = T.daemon_args("default")
+    null = os.path.join(tmp, "null")
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    r = T.run([T.daemon_path(), "--read", pcap, "--write", null] + args)
+    ck.check("--write to a character device: exit 0, still that device, no .tmp",
+             r.returncode == 0 and stat.S_ISCHR(os.stat(null).st_mode) and
+             os.stat(null).st_rdev == os.makedev(1, 3) and not os.path.exists(null + ".tmp"),
+             T.tail(r.stderr))
+    fifo, copy = os.path.join(tmp, "fifo"), os.path.join(tmp, "from-fifo.ipfix")
+    os.mkfifo(fifo)
+
+    def drain():
+        with open(fifo, "rb") as src, open(copy, "wb") as dst:
+            dst.write(src.read())
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    r = T.run([T.daemon_path(), "--read", pcap, "--write", fifo] + args)
+    reader.join(30)
+    ok, n, e = dump_ok(ipfixdump, copy) if os.path.exists(copy) else (False, 0, "")
+    ck.check("--write to a FIFO: exit 0, still a FIFO, no .tmp, the reader got all %d flows "
+             "(ipfixDump: %d)" % (flows, n), r.returncode == 0 and ok and n == flows and
+             stat.S_ISFIFO(os.stat(fifo).st_mode) and not os.path.exists(fifo + ".tmp"),
+             T.tail(r.stderr) + e)
 
 
 if __name__ == "__main__":
