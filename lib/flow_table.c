@@ -15,6 +15,7 @@
 #define WHEEL_SLOTS 1024u /* buckets of an expiry wheel */
 #define WHEEL_MASK  (WHEEL_SLOTS - 1)
 #define IN_RUN      WHEEL_SLOTS /* nfs_flow.slot of a flow in its wheel's sorted run */
+#define QUIET_NONE  UINT64_MAX
 
 /* The expiry wheel a flow is in (nfs_flow.list): idle timeout, or TCP linger. */
 enum list_id { LIST_NONE, LIST_OPEN, LIST_CLOSING, N_WHEELS };
@@ -72,6 +73,7 @@ struct nfs_flow_table {
     struct list age;               /* every non-empty flow, by first packet */
     struct wheel wheels[N_WHEELS]; /* [LIST_OPEN], [LIST_CLOSING] */
     struct sort_item *sorting;     /* max_flows entries, for sorting a bucket */
+    uint64_t quiet_ms;             /* expiry found nothing due at this ms; QUIET_NONE: unknown */
 };
 
 static inline struct nfs_flow *
@@ -333,6 +335,7 @@ nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size, nfs
     t->counters = counters;
     t->mask = (uint32_t)(nslots - 1);
     t->free_head = NIL;
+    t->quiet_ms = QUIET_NONE;
     t->age = (struct list){NIL, NIL};
     wheel_init(&t->wheels[LIST_OPEN], opt->idle_timeout_ms);
     wheel_init(&t->wheels[LIST_CLOSING], opt->tcp_linger_ms);
@@ -670,15 +673,37 @@ expire_active(struct nfs_flow_table *t, uint64_t now, unsigned budget)
     return n;
 }
 
+/*
+ * Whether a flow can fall due in the same millisecond as the packet that touched it: only with
+ * a timeout of 0. Otherwise a packet at now gives its flow a last (or, new, a first) packet at
+ * now, due at now + timeout at the earliest, and cuts or evictions only take flows away.
+ */
+static bool
+due_at_once(const struct nfs_flow_table *t)
+{
+    return t->opt.idle_timeout_ms == 0 || t->opt.tcp_linger_ms == 0 ||
+           (t->opt.active_scan && t->opt.active_timeout_ms == 0);
+}
+
+/*
+ * Called before every packet, so most calls find nothing due: packets come hundreds to the
+ * millisecond. Once a call has ended every due flow within its budget at now, nothing else
+ * can be due until the clock moves on (due_at_once), and the calls of that millisecond return
+ * at once instead of walking both wheels and the age list.
+ */
 unsigned
 nfs_flow_table_expire(struct nfs_flow_table *t, uint64_t now_us, unsigned budget)
 {
     uint64_t now = ms(now_us);
-    unsigned n = expire_wheel(t, LIST_CLOSING, now, budget);
+    unsigned n;
 
+    if (now == t->quiet_ms)
+        return 0;
+    n = expire_wheel(t, LIST_CLOSING, now, budget);
     n += expire_wheel(t, LIST_OPEN, now, budget - n);
     if (t->opt.active_scan)
         n += expire_active(t, now, budget - n);
+    t->quiet_ms = n < budget && !due_at_once(t) ? now : QUIET_NONE;
     return n;
 }
 
@@ -716,6 +741,7 @@ nfs_flow_table_set_timeouts(struct nfs_flow_table *t, uint64_t idle_timeout_ms,
     t->opt.idle_timeout_ms = idle_timeout_ms;
     t->opt.active_timeout_ms = active_timeout_ms;
     t->opt.tcp_linger_ms = tcp_linger_ms;
+    t->quiet_ms = QUIET_NONE; /* shorter timeouts may make flows due now */
     wheel_rebuild(t, &t->wheels[LIST_OPEN], idle_timeout_ms);
     wheel_rebuild(t, &t->wheels[LIST_CLOSING], tcp_linger_ms);
 }

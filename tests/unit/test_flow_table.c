@@ -394,6 +394,27 @@ test_flow_seen_after_its_bucket_was_sorted_still_ends_on_time(void)
     nfs_flow_table_destroy(t);
 }
 
+/* Expiry skips a millisecond it found quiet: never when a budget left flows due, when a zero
+ * timeout makes a flow due at its own packet's millisecond, or after new timeouts. */
+static void
+test_expiry_in_one_millisecond(void)
+{
+    struct nfs_flow_table *t = table(true, 100);
+
+    for (uint16_t port = 1; port <= 3; port++)
+        feed(t, pkt4(A, port, B, 53, 17, 1000, 80, 0));
+    CHECK_EQ(nfs_flow_table_expire(t, 11000 * 1000, 2), 2); /* budget spent: 1 still due */
+    CHECK_EQ(nfs_flow_table_expire(t, 11000 * 1000, 2), 1);
+    CHECK_EQ(nfs_flow_table_expire(t, 11000 * 1000, 2), 0);
+    feed(t, pkt4(A, 4, B, 53, 17, 11000, 80, 0));
+    nfs_flow_table_set_timeouts(t, 0, 30000, 2000); /* idle 0: flow 4 is due now */
+    CHECK_EQ(nfs_flow_table_expire(t, 11000 * 1000, 100), 1);
+    feed(t, pkt4(A, 5, B, 53, 17, 11000, 80, 0));
+    CHECK_EQ(nfs_flow_table_expire(t, 11000 * 1000, 100), 1);
+    CHECK_EQ(n_ended, 5);
+    nfs_flow_table_destroy(t);
+}
+
 int
 main(void)
 {
@@ -409,5 +430,6 @@ main(void)
     RUN(test_many_flows_survive_deletions);
     RUN(test_idle_expiry_matches_a_model);
     RUN(test_flow_seen_after_its_bucket_was_sorted_still_ends_on_time);
+    RUN(test_expiry_in_one_millisecond);
     return check_exit();
 }
