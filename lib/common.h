@@ -39,6 +39,12 @@ nfs_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static inline uint64_t
+nfs_be64(const uint8_t *p)
+{
+    return (uint64_t)nfs_be32(p) << 32 | nfs_be32(p + 4);
+}
+
 /* An IPv4 or IPv6 address in network byte order; IPv4 uses the first 4 bytes, the rest is 0. */
 struct nfs_ip {
     union {
@@ -48,10 +54,18 @@ struct nfs_ip {
     };
 };
 
+/* memcmp's order of the bytes (its sign only), read as two big-endian words: memcmp was a
+ * library call for every packet's key. */
 static inline int
 nfs_ip_cmp(const struct nfs_ip *a, const struct nfs_ip *b)
 {
-    return memcmp(a->b, b->b, sizeof(a->b));
+    uint64_t x = nfs_be64(a->b), y = nfs_be64(b->b);
+
+    if (x == y) {
+        x = nfs_be64(a->b + 8);
+        y = nfs_be64(b->b + 8);
+    }
+    return (x > y) - (x < y);
 }
 
 static inline bool
