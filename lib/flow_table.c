@@ -1,7 +1,7 @@
 /*
  * flow_table.c: see flow_table.h.
  *
- * Memory: the pool and the slot array are reserved at creation with calloc, so pages are only
+ * Memory: the pool (mmap) and the slot array (calloc) are reserved at creation, so pages are only
  * backed once flows use them (huge pages where allowed: hint_huge); a flow costs
  * sizeof(struct nfs_flow) plus two 8-byte slots.
  * Deletion shifts later probes back (no tombstones), so a long run never degrades lookups.
@@ -64,7 +64,8 @@ struct nfs_flow_table {
     nfs_flow_end_fn on_end;
     void *ctx;
     struct nfs_counters *counters;
-    uint8_t *pool;
+    uint8_t *pool; /* page-aligned, so a flow spans stride / 64 cache lines, no more */
+    size_t pool_bytes;
     size_t stride;      /* bytes of one pool entry: the flow and its plugin state */
     uint32_t pool_used; /* pool entries ever handed out */
     uint32_t free_head; /* recycled entries, chained through lru_next */
@@ -338,6 +339,15 @@ hint_huge(void *p, size_t size)
         (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
 }
 
+/* Zeroed memory, backed as it is touched, page-aligned (calloc's is 16 bytes past a page). */
+static uint8_t *
+reserve(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
 struct nfs_flow_table *
 nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size, nfs_flow_end_fn on_end,
                       void *ctx, struct nfs_counters *counters, struct nfs_error *err)
@@ -360,12 +370,13 @@ nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size, nfs
     wheel_init(&t->wheels[LIST_OPEN], opt->idle_timeout_ms);
     wheel_init(&t->wheels[LIST_CLOSING], opt->tcp_linger_ms);
     t->stride = (sizeof(struct nfs_flow) + state_size + 7) & ~(size_t)7;
-    t->pool = calloc(opt->max_flows ? opt->max_flows : 1, t->stride);
+    t->pool_bytes = (size_t)(opt->max_flows ? opt->max_flows : 1) * t->stride;
+    t->pool = reserve(t->pool_bytes);
     t->slots = calloc(nslots, sizeof(*t->slots));
     /* Pages are backed as buckets are sorted: a bucket's flows at most, usually a few. */
     t->sorting = malloc((opt->max_flows ? opt->max_flows : 1) * sizeof(*t->sorting));
     if (t->pool && t->slots && t->sorting) {
-        hint_huge(t->pool, (size_t)(opt->max_flows ? opt->max_flows : 1) * t->stride);
+        hint_huge(t->pool, t->pool_bytes);
         hint_huge(t->slots, nslots * sizeof(*t->slots));
         return t;
     }
@@ -380,7 +391,8 @@ nfs_flow_table_destroy(struct nfs_flow_table *t)
 {
     if (t == NULL)
         return;
-    free(t->pool);
+    if (t->pool != NULL)
+        munmap(t->pool, t->pool_bytes);
     free(t->slots);
     free(t->sorting);
     free(t);
