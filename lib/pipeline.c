@@ -15,7 +15,10 @@
 #include "flow_table.h"
 
 #define EXPIRE_BUDGET 64 /* flows ended per packet at most, besides the packet's own cut */
-#define GROUP 16         /* packets decoded and prefetched ahead of their metering */
+#define AHEAD         8  /* packets between the stages of nfs_pipeline_frames */
+#define RING          32 /* a power of two above 2 * AHEAD: the packets between the stages */
+
+_Static_assert(RING > 2 * AHEAD && (RING & (RING - 1)) == 0, "the ring holds every stage");
 
 struct nfs_pipeline {
     struct nfs_pipeline_options opt;
@@ -153,39 +156,55 @@ nfs_pipeline_packet(struct nfs_pipeline *p, int dlt, uint64_t ts_us, uint32_t ca
     nfs_pipeline_frames(p, &f, 1);
 }
 
-/* One group: decode and hash all, prefetch slots, then flows, then meter in order. */
-static void
-frames_group(struct nfs_pipeline *p, const struct nfs_frame *frames, size_t n)
-{
-    struct nfs_packet pkt[GROUP];
-    struct nfs_flow_key key[GROUP];
-    unsigned side[GROUP];
-    uint32_t hash[GROUP];
-    bool ok[GROUP];
+/* One packet on its way through the stages of nfs_pipeline_frames. */
+struct staged {
+    struct nfs_packet pkt;
+    struct nfs_flow_key key;
+    uint32_t hash;
+    unsigned side;
+    bool ok;
+};
 
-    for (size_t i = 0; i < n; i++) {
-        ok[i] = decode_one(p, &frames[i], &pkt[i]);
-        if (!ok[i])
-            continue;
-        side[i] = nfs_flow_key_make(&key[i], &pkt[i]);
-        hash[i] = nfs_flow_key_hash(&key[i]);
-        nfs_flow_table_prefetch_slot(p->table, hash[i]);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (ok[i])
-            nfs_flow_table_prefetch_flow(p->table, hash[i]);
-    for (size_t i = 0; i < n; i++)
-        if (ok[i])
-            meter_one(p, &pkt[i], &key[i], side[i], hash[i]);
-        else
-            nfs_flow_table_expire(p->table, pkt[i].ts_us, EXPIRE_BUDGET);
+/* First stage: decode, key and hash the packet, and start loading its slot. */
+static void
+stage_decode(struct nfs_pipeline *p, const struct nfs_frame *f, struct staged *s)
+{
+    s->ok = decode_one(p, f, &s->pkt);
+    if (!s->ok)
+        return;
+    s->side = nfs_flow_key_make(&s->key, &s->pkt);
+    s->hash = nfs_flow_key_hash(&s->key);
+    nfs_flow_table_prefetch_slot(p->table, s->hash);
 }
 
+/* Last stage: the packet into its flow (or, not metered, only the expiry of its time). */
+static void
+stage_meter(struct nfs_pipeline *p, const struct staged *s)
+{
+    if (s->ok)
+        meter_one(p, &s->pkt, &s->key, s->side, s->hash);
+    else
+        nfs_flow_table_expire(p->table, s->pkt.ts_us, EXPIRE_BUDGET);
+}
+
+/*
+ * A rolling pipeline: while packet k is decoded and its slot requested, packet k - AHEAD's
+ * slot has arrived and its flow is requested, and packet k - 2 * AHEAD, whose flow has
+ * arrived, is metered. Packets are metered in order, and all of them before the call returns.
+ */
 void
 nfs_pipeline_frames(struct nfs_pipeline *p, const struct nfs_frame *frames, size_t n)
 {
-    for (size_t done = 0; done < n; done += GROUP)
-        frames_group(p, frames + done, n - done < GROUP ? n - done : GROUP);
+    struct staged ring[RING];
+
+    for (size_t k = 0; k < n + 2 * AHEAD; k++) {
+        if (k < n)
+            stage_decode(p, &frames[k], &ring[k % RING]);
+        if (k >= AHEAD && k - AHEAD < n && ring[(k - AHEAD) % RING].ok)
+            nfs_flow_table_prefetch_flow(p->table, ring[(k - AHEAD) % RING].hash);
+        if (k >= 2 * AHEAD && k - 2 * AHEAD < n)
+            stage_meter(p, &ring[(k - 2 * AHEAD) % RING]);
+    }
 }
 
 void
