@@ -88,8 +88,8 @@ track_tcp_end(struct nfs_flow *flow, uint8_t flags, unsigned direction)
 {
     if (flags & NFS_TCP_FIN)
         flow->tcp_state |= direction ? NFS_TCP_FIN_DST : NFS_TCP_FIN_SRC;
-    if ((flags & NFS_TCP_RST) ||
-        (flow->tcp_state & (NFS_TCP_FIN_SRC | NFS_TCP_FIN_DST)) == (NFS_TCP_FIN_SRC | NFS_TCP_FIN_DST))
+    if ((flags & NFS_TCP_RST) || (flow->tcp_state & (NFS_TCP_FIN_SRC | NFS_TCP_FIN_DST)) ==
+                                     (NFS_TCP_FIN_SRC | NFS_TCP_FIN_DST))
         flow->tcp_state |= NFS_TCP_CLOSED;
 }
 
@@ -99,36 +99,47 @@ since_ms(uint64_t now_us, uint64_t then_us)
     return now_us / 1000 - then_us / 1000;
 }
 
+/* What the packet was to its flow, for the plugins; before the packet is counted. */
+static void
+observe(const struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned direction,
+        uint64_t size, struct nfs_observation *obs)
+{
+    const struct nfs_flow_dir *d = &flow->dir[direction];
+
+    *obs = (struct nfs_observation){
+        .pkt = pkt,
+        .direction = direction,
+        .time_ms = pkt->ts_us / 1000,
+        .size = size,
+        .delta_ms = nfs_flow_is_empty(flow) ? 0 : since_ms(pkt->ts_us, nfs_flow_last_us(flow)),
+        .dir_delta_ms = d->packets ? since_ms(pkt->ts_us, d->last_us) : 0,
+    };
+}
+
 void
 nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned side,
                 const struct nfs_flow_options *opt, struct nfs_observation *obs)
 {
     unsigned direction;
     struct nfs_flow_dir *d;
-    bool first = nfs_flow_is_empty(flow);
+    uint64_t size = packet_size(pkt, opt);
 
     if (!flow->oriented) {
         flow->src_side = (uint8_t)side;
         flow->oriented = 1;
     }
     direction = side != flow->src_side;
-    if (first)
+    if (nfs_flow_is_empty(flow))
         take_macs(flow, pkt, direction);
+    if (obs != NULL)
+        observe(flow, pkt, direction, size, obs);
 
     d = &flow->dir[direction];
-    *obs = (struct nfs_observation){
-        .pkt = pkt,
-        .direction = direction,
-        .time_ms = pkt->ts_us / 1000,
-        .size = packet_size(pkt, opt),
-        .delta_ms = first ? 0 : since_ms(pkt->ts_us, nfs_flow_last_us(flow)),
-        .dir_delta_ms = d->packets ? since_ms(pkt->ts_us, d->last_us) : 0,
-    };
     if (d->packets == 0)
         d->first_us = pkt->ts_us;
     d->last_us = pkt->ts_us;
     d->packets++;
-    d->bytes += obs->size;
+    d->bytes += size;
     d->ip_octets += pkt->ip_octets;
     d->tcp_flags |= pkt->tcp_flags;
 

@@ -97,7 +97,8 @@ nfs_flow_is_empty(const struct nfs_flow *flow)
     return flow->dir[0].packets == 0 && flow->dir[1].packets == 0;
 }
 
-/* Counts pkt, sent from key side `side`, into the flow and fills *obs. */
+/* Counts pkt, sent from key side `side`, into the flow and fills *obs (unless NULL: no
+ * plugin looks at it). */
 void nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned side,
                      const struct nfs_flow_options *opt, struct nfs_observation *obs);
 

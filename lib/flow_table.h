@@ -35,7 +35,7 @@ void nfs_flow_table_destroy(struct nfs_flow_table *t);
  * Counts pkt (already decoded, time made monotonic by the caller) into its flow: finds or creates
  * the flow, applies the cuts NFStream applies when a packet arrives (idle, active) and the TCP
  * rules, and keeps the expiry lists in order. Returns the flow, or NULL in the one case where
- * no flow could be made (max_flows is 0).
+ * no flow could be made (max_flows is 0). obs may be NULL when nothing will read it.
  */
 struct nfs_flow *nfs_flow_table_packet(struct nfs_flow_table *t, const struct nfs_packet *pkt,
                                        struct nfs_observation *obs);

@@ -93,9 +93,9 @@ nfs_pipeline_create(const struct nfs_pipeline_options *opt, nfs_record_fn emit, 
         nfs_pipeline_destroy(p);
         return NULL;
     }
-    p->table = nfs_flow_table_create(
-        &p->opt.flows, opt->plugins ? nfs_plugin_set_state_size(opt->plugins) : 0, flow_ended, p,
-        &p->counters, err);
+    p->table = nfs_flow_table_create(&p->opt.flows,
+                                     opt->plugins ? nfs_plugin_set_state_size(opt->plugins) : 0,
+                                     flow_ended, p, &p->counters, err);
     if (p->table == NULL) {
         nfs_pipeline_destroy(p);
         return NULL;
@@ -142,7 +142,7 @@ meter_one(struct nfs_pipeline *p, const struct nfs_packet *pkt, const struct nfs
     struct nfs_flow *flow;
 
     nfs_flow_table_expire(p->table, pkt->ts_us, EXPIRE_BUDGET);
-    flow = nfs_flow_table_packet_keyed(p->table, pkt, key, side, hash, &obs);
+    flow = nfs_flow_table_packet_keyed(p->table, pkt, key, side, hash, p->plugins ? &obs : NULL);
     if (flow && p->plugins && nfs_plugin_run_packet(p->plugins, flow, &obs))
         nfs_flow_table_end(p->table, flow, NFS_END_PLUGIN);
 }
