@@ -45,6 +45,20 @@ nfs_be64(const uint8_t *p)
     return (uint64_t)nfs_be32(p) << 32 | nfs_be32(p + 4);
 }
 
+static inline void
+nfs_put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void
+nfs_put_be32(uint8_t *p, uint32_t v)
+{
+    nfs_put_be16(p, (uint16_t)(v >> 16));
+    nfs_put_be16(p + 2, (uint16_t)v);
+}
+
 /* An IPv4 or IPv6 address in network byte order; IPv4 uses the first 4 bytes, the rest is 0. */
 struct nfs_ip {
     union {

@@ -1,12 +1,16 @@
 /*
  * export_encoder.c: see export_encoder.h.
  *
- * IPFIX. One libfixbuf session and fBuf per encoder: its exporter is a FILE from
- * fopencookie(3), so every message libfixbuf emits lands in cookie_write() as bytes, however
- * many one call emits. export_framer.c splits those messages back into wire records (learning
- * the templates from the template sets that pass), which go to `deliver` one by one. So
- * libfixbuf never touches a socket or a file. A data record's flows, packets and octets
- * (for loss accounting) wait in a ring, in append order, until its item comes out.
+ * IPFIX data records are written in the wire format by ipfix.c (nfs_ipfix_encode_wire) and
+ * delivered at once, one item each, with their flows, packets and octets (loss accounting).
+ * libfixbuf writes what is not per flow: the preamble (templates, RFC 5610 type records, the
+ * application table) and the statistics options records. One libfixbuf session and fBuf per
+ * encoder: its exporter is a FILE from fopencookie(3), so every message libfixbuf emits lands
+ * in cookie_write() as bytes; export_framer.c splits those messages back into template and
+ * options records (learning the templates from the template sets that pass), which go to
+ * `deliver` one by one. So libfixbuf never touches a socket or a file. Both statistics and
+ * the preamble are emitted as soon as they are appended, so items leave in the order they
+ * were made.
  *
  * NetFlow v9. netflow9.c writes the template and data records directly; no statistics.
  */
@@ -18,8 +22,6 @@
 
 #include "ipfix_apps.h"
 #include "netflow9.h"
-
-#define META_MAX 1024 /* records appended before an explicit emit, at most */
 
 /* Statistics options templates; outside ipfix.c's data template range (0x01xx). */
 #define TID_METERING      0xFF10u
@@ -70,19 +72,7 @@ struct nfs_export_encoder {
     struct nfs_ipfix_item *preamble;
     size_t n_preamble, cap_preamble;
     bool capturing_preamble;
-    /* Appended records not yet emitted by libfixbuf: what each counts, in order. */
-    struct {
-        uint64_t packets, octets;
-        uint32_t flows;
-    } meta[META_MAX];
-    size_t meta_head, meta_n;
 };
-
-static bool
-is_flow_template(uint16_t set_id)
-{
-    return (set_id & 0xFF00u) == NFS_IPFIX_TID_BASE;
-}
 
 /* A copy of the item, kept for every collector's transport sessions. */
 static void
@@ -109,20 +99,11 @@ static void
 split_item(void *ctx, const struct nfs_ipfix_item *item)
 {
     struct nfs_export_encoder *e = ctx;
-    struct nfs_ipfix_item it = *item;
 
-    if (e->capturing_preamble) {
+    if (e->capturing_preamble)
         keep_preamble(e, item);
-        return;
-    }
-    if (is_flow_template(it.set_id) && e->meta_n > 0) {
-        it.flows = e->meta[e->meta_head].flows;
-        it.packets = e->meta[e->meta_head].packets;
-        it.octets = e->meta[e->meta_head].octets;
-        e->meta_head = (e->meta_head + 1) % META_MAX;
-        e->meta_n--;
-    }
-    e->o.deliver(e->o.ctx, &it);
+    else
+        e->o.deliver(e->o.ctx, item);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -181,7 +162,8 @@ use_template(struct nfs_export_encoder *e, uint16_t tid, GError **gerr)
     return true;
 }
 
-/* Appends one internal record with template tid; libfixbuf emits when its message is full. */
+/* Appends one internal record with template tid (statistics); libfixbuf emits when its
+ * message is full. */
 static bool
 append(struct nfs_export_encoder *e, uint16_t tid, const uint8_t *rec, size_t size,
        struct nfs_error *err)
@@ -194,13 +176,12 @@ append(struct nfs_export_encoder *e, uint16_t tid, const uint8_t *rec, size_t si
     return drain_encoded(e, err);
 }
 
-bool
-nfs_export_encoder_emit(struct nfs_export_encoder *e, struct nfs_error *err)
+/* Delivers what libfixbuf holds. */
+static bool
+emit(struct nfs_export_encoder *e, struct nfs_error *err)
 {
     GError *gerr = NULL;
 
-    if (e->fbuf == NULL)
-        return true; /* NetFlow v9 delivers at once */
     if (!fBufEmit(e->fbuf, &gerr))
         return nfs_ipfix_gerror(err, gerr, "encoding");
     return drain_encoded(e, err);
@@ -265,7 +246,7 @@ nfs_export_encoder_stats(struct nfs_export_encoder *e, enum nfs_export_stats whi
     memcpy(buf, &scope, 4);
     for (size_t i = 0; i < n; i++)
         memcpy(buf + 4 + 8 * i, &v[i], 8);
-    return append(e, st->tid, buf, st->size, err) && nfs_export_encoder_emit(e, err);
+    return append(e, st->tid, buf, st->size, err) && emit(e, err);
 }
 
 static bool
@@ -278,7 +259,7 @@ ipfix_create(struct nfs_export_encoder *e, const struct nfs_field_group *groups,
     if (e->model == NULL)
         return false;
     e->wire = nfs_wire_templates_create();
-    e->rec_size = nfs_ipfix_max_record_size(e->model);
+    e->rec_size = nfs_ipfix_max_wire_size(e->model);
     e->rec = calloc(1, e->rec_size);
     if (e->wire == NULL || e->rec == NULL) {
         nfs_error_set(err, "out of memory");
@@ -326,30 +307,21 @@ static bool
 encode_record(struct nfs_export_encoder *e, unsigned ip_version,
               const struct nfs_export_view_record *r, struct nfs_error *err)
 {
+    struct nfs_ipfix_item it = {0};
     size_t size;
 
     if (e->v9 != NULL) {
-        struct nfs_ipfix_item it;
-
         if (!nfs_netflow9_encode(e->v9, ip_version, r->values, &it))
             return nfs_error_set(err, "IP version %u has no template", ip_version), false;
-        it.flows = r->flows, it.packets = r->packets, it.octets = r->octets;
-        e->o.deliver(e->o.ctx, &it);
-        return true;
+    } else {
+        size = nfs_ipfix_encode_wire(e->model, ip_version, r->values, e->rec, e->rec_size);
+        if (size == 0)
+            return nfs_error_set(err, "IP version %u has no template", ip_version), false;
+        it = (struct nfs_ipfix_item){
+            nfs_ipfix_template_id(ip_version), (uint16_t)size, e->rec, 0, 0, 0};
     }
-    size = nfs_ipfix_encode(e->model, ip_version, r->values, e->rec, e->rec_size);
-    if (size == 0)
-        return nfs_error_set(err, "IP version %u has no template", ip_version), false;
-    if (e->meta_n == META_MAX && !nfs_export_encoder_emit(e, err))
-        return false;
-    e->meta[(e->meta_head + e->meta_n) % META_MAX].packets = r->packets;
-    e->meta[(e->meta_head + e->meta_n) % META_MAX].octets = r->octets;
-    e->meta[(e->meta_head + e->meta_n) % META_MAX].flows = r->flows;
-    e->meta_n++;
-    if (!append(e, nfs_ipfix_template_id(ip_version), e->rec, size, err)) {
-        e->meta_n--; /* libfixbuf refused it: it is in no message */
-        return false;
-    }
+    it.flows = r->flows, it.packets = r->packets, it.octets = r->octets;
+    e->o.deliver(e->o.ctx, &it);
     return true;
 }
 
@@ -364,12 +336,6 @@ nfs_export_encoder_flow(struct nfs_export_encoder *e, unsigned ip_version,
         if (!encode_record(e, ip_version, &r[i], err))
             return false;
     return true;
-}
-
-size_t
-nfs_export_encoder_pending(const struct nfs_export_encoder *e)
-{
-    return e->meta_n;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -4,8 +4,8 @@
  * The exporter keeps one encoder per distinct collector profile (export_profile.h): collectors
  * with the same profile share its encoding, as every collector shared the one encoding before
  * profiles. An encoder turns each ended flow into the one or two records its view makes and
- * encodes them, IPFIX through libfixbuf or NetFlow v9 (netflow9.c), into items (one template
- * or data record each, export_framer.h) that it hands to `deliver`; each collector frames them
+ * encodes them, IPFIX (ipfix.c) or NetFlow v9 (netflow9.c), into items (one template or data
+ * record each, export_framer.h) that it hands to `deliver`; each collector frames them
  * into its own messages. The preamble (templates, RFC 5610 type records, the statistics
  * options templates) is encoded once at creation; collectors send it first on every transport
  * session.
@@ -47,18 +47,12 @@ const struct nfs_ipfix_item *nfs_export_encoder_preamble(const struct nfs_export
                                                          size_t *n);
 
 /*
- * One ended flow (values as the exporter's queue holds them). IPFIX records may wait in
- * libfixbuf until nfs_export_encoder_emit or until a message is full; each data item carries
- * its record's flows, packets and octets. False when a record could not be encoded.
+ * One ended flow (values as the exporter's queue holds them): its records are encoded and
+ * delivered before this returns; each data item carries its record's flows, packets and
+ * octets. False when a record could not be encoded.
  */
 bool nfs_export_encoder_flow(struct nfs_export_encoder *e, unsigned ip_version,
                              const void *const *values, struct nfs_error *err);
-
-/* Records appended and not yet delivered. */
-size_t nfs_export_encoder_pending(const struct nfs_export_encoder *e);
-
-/* Delivers everything appended. */
-bool nfs_export_encoder_emit(struct nfs_export_encoder *e, struct nfs_error *err);
 
 /* Encodes and delivers one statistics record: scope, then n counters (see exporter.c). False
  * when the encoder has no statistics templates (NetFlow v9, or stats off). */

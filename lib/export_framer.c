@@ -44,20 +44,6 @@ struct nfs_framer {
     void *ctx;
 };
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
 struct nfs_wire_templates *
 nfs_wire_templates_create(void)
 {
@@ -224,7 +210,7 @@ nfs_ipfix_msg_len(const uint8_t *p, size_t avail)
 void
 nfs_ipfix_msg_set_seq(uint8_t *msg, uint32_t seq)
 {
-    put32(msg + 8, seq);
+    nfs_put_be32(msg + 8, seq);
 }
 
 struct nfs_framer *
@@ -273,7 +259,7 @@ close_set(struct nfs_framer *f)
         while ((f->len - f->set_start) % 4 != 0)
             f->buf[f->len++] = 0;
     if (f->set_start != 0)
-        put16(f->buf + f->set_start + 2, (uint16_t)(f->len - f->set_start));
+        nfs_put_be16(f->buf + f->set_start + 2, (uint16_t)(f->len - f->set_start));
     f->set_start = 0;
 }
 
@@ -281,12 +267,12 @@ close_set(struct nfs_framer *f)
 static void
 v9_header(struct nfs_framer *f)
 {
-    put16(f->buf, 9);
-    put16(f->buf + 2, (uint16_t)f->v9_count);
-    put32(f->buf + 4, (uint32_t)(nfs_mono_ms() - f->v9_boot_ms));
-    put32(f->buf + 8, (uint32_t)time(NULL));
-    put32(f->buf + 12, f->seq);
-    put32(f->buf + 16, f->domain);
+    nfs_put_be16(f->buf, 9);
+    nfs_put_be16(f->buf + 2, (uint16_t)f->v9_count);
+    nfs_put_be32(f->buf + 4, (uint32_t)(nfs_mono_ms() - f->v9_boot_ms));
+    nfs_put_be32(f->buf + 8, (uint32_t)time(NULL));
+    nfs_put_be32(f->buf + 12, f->seq);
+    nfs_put_be32(f->buf + 16, f->domain);
     f->v9_count = 0;
 }
 
@@ -299,11 +285,11 @@ nfs_framer_flush(struct nfs_framer *f)
     if (f->v9) {
         v9_header(f);
     } else {
-        put16(f->buf, 10);
-        put16(f->buf + 2, (uint16_t)f->len);
-        put32(f->buf + 4, (uint32_t)time(NULL));
-        put32(f->buf + 8, f->seq);
-        put32(f->buf + 12, f->domain);
+        nfs_put_be16(f->buf, 10);
+        nfs_put_be16(f->buf + 2, (uint16_t)f->len);
+        nfs_put_be32(f->buf + 4, (uint32_t)time(NULL));
+        nfs_put_be32(f->buf + 8, f->seq);
+        nfs_put_be32(f->buf + 12, f->domain);
     }
     f->msg.data = f->buf;
     f->msg.len = (uint32_t)f->len;
@@ -338,7 +324,7 @@ nfs_framer_add(struct nfs_framer *f, const struct nfs_ipfix_item *it)
         close_set(f);
         f->set_start = f->len;
         f->set_id = it->set_id;
-        put16(f->buf + f->len, it->set_id);
+        nfs_put_be16(f->buf + f->len, it->set_id);
         f->len += NFS_IPFIX_SET_HDR_LEN;
     }
     memcpy(f->buf + f->len, it->data, it->len);

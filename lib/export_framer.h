@@ -1,10 +1,11 @@
 /*
  * export_framer.h: IPFIX messages cut to each collector's size, from records encoded once.
  *
- * libfixbuf encodes every record once (exporter.c); its output is split here into items, one
- * template record or data record each, with the set it belongs in. A framer per collector packs
- * items into messages of at most that collector's size (1400 bytes for UDP, larger for TCP and
- * files), opening a new set whenever the set id changes, and counts what each message holds:
+ * Every record is encoded once (export_encoder.c) as an item, one template record or data
+ * record each, with the set it belongs in; what libfixbuf writes (templates, options records)
+ * is split into items here (nfs_ipfix_split). A framer per collector packs items into messages
+ * of at most that collector's size (1400 bytes for UDP, larger for TCP and files), opening a
+ * new set whenever the set id changes, and counts what each message holds:
  * data records (for sequence numbers, RFC 7011 §3.1) and flow records with their packets and
  * octets (for exact loss accounting). Sequence numbers are written from the framer's counter;
  * a TCP collector rewrites them per connection (nfs_ipfix_msg_set_seq).

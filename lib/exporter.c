@@ -1,12 +1,12 @@
 /*
- * exporter.c: the export thread: queues in, libfixbuf encoding once, collectors out.
+ * exporter.c: the export thread: queues in, encoding once per profile, collectors out.
  *
  * Encoding. One encoder per distinct collector profile (export_encoder.c, export_profile.h),
  * owned by the export thread, encodes every record once for the collectors of that profile
- * (one encoder in the default case of every collector wanting full IPFIX biflows). Records are
- * appended in batches and emitted at the end of each batch (EMIT_EVERY at most); each item
- * goes to the encoder's collectors, which frame them into their own messages: transports,
- * message sizes, sequence numbers, spools and replays are the collectors' (collector.c).
+ * (one encoder in the default case of every collector wanting full IPFIX biflows). Each record
+ * is encoded and handed on as it leaves its queue; each item goes to the encoder's
+ * collectors, which frame them into their own messages: transports, message sizes, sequence
+ * numbers, spools and replays are the collectors' (collector.c).
  * An encoder's templates are its preamble, which its collectors send first (UDP again on
  * refresh, TCP on every connection, every new file).
  *
@@ -41,7 +41,6 @@
 #define MAX_COLLECTORS 64
 #define BATCH          512 /* records taken from one queue before looking at the others */
 #define PUBLISH_MS     100
-#define EMIT_EVERY     256
 #define QUIET_MS       200  /* no record for this long: sleep deeply */
 
 struct slot_hdr {
@@ -132,14 +131,6 @@ deliver(void *ctx, const struct nfs_ipfix_item *item)
             nfs_collector_add(exp->collectors[i], item, now_ms);
 }
 
-/* Everything appended goes out to the collectors now. */
-static void
-emit(struct nfs_exporter *exp)
-{
-    for (size_t e = 0; e < exp->n_enc; e++)
-        nfs_export_encoder_emit(exp->enc[e], &(struct nfs_error){{0}});
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Statistics options records */
 
@@ -181,7 +172,6 @@ send_stats(struct nfs_exporter *exp)
 
     if (!exp->opt.stats_records)
         return;
-    emit(exp); /* flow records still in libfixbuf go to everyone */
     pthread_mutex_lock(&exp->lock);
     m = exp->metering;
     pthread_mutex_unlock(&exp->lock);
@@ -451,8 +441,6 @@ export_slot(struct nfs_exporter *exp, const uint8_t *slot)
     for (size_t e = 0; e < exp->n_enc; e++) {
         if (!nfs_export_encoder_flow(exp->enc[e], h->ip_version, exp->enc_values, &err))
             ok = false;
-        if (nfs_export_encoder_pending(exp->enc[e]) >= EMIT_EVERY)
-            nfs_export_encoder_emit(exp->enc[e], &err);
     }
     atomic_fetch_add(ok ? &exp->encoded : &exp->encode_errors, 1);
 }
@@ -473,8 +461,6 @@ drain_queues(struct nfs_exporter *exp, size_t budget)
             done++;
         }
     }
-    if (done != 0)
-        emit(exp);
     return done;
 }
 

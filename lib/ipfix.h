@@ -3,9 +3,15 @@
  *
  * A struct nfs_ipfix_model turns field tables (the core table now, plugins' tables later) into
  * what an exporter needs: a libfixbuf information model that knows every enterprise element,
- * one template per IP version with a stable ID, the encoder that lays a record out the way
- * libfixbuf reads an internal record, and the RFC 5610 type records that name the enterprise
+ * one template per IP version with a stable ID, the encoder that writes a data record in the
+ * wire format those templates announce, and the RFC 5610 type records that name the enterprise
  * elements on the wire. Transports (files, UDP, TCP) live in exporter.c.
+ *
+ * Data records do not go through libfixbuf (docs/design.md, "Export"): nfs_ipfix_encode_wire()
+ * writes them directly. libfixbuf keeps the information model, the templates and what is not
+ * per record (type records, options records). nfs_ipfix_encode() writes the same record as
+ * libfixbuf's internal record, for fBufAppend: the test of the wire encoder (test_ipfix_wire)
+ * checks both give the same bytes.
  */
 #ifndef NFS_IPFIX_H
 #define NFS_IPFIX_H
@@ -54,6 +60,20 @@ size_t nfs_ipfix_record_size(const struct nfs_ipfix_model *m, unsigned ip_versio
 
 /* The buffer nfs_ipfix_encode needs for any version: the internal record and its list items. */
 size_t nfs_ipfix_max_record_size(const struct nfs_ipfix_model *m);
+
+/* The buffer nfs_ipfix_encode_wire needs for any version: every string and list at its longest. */
+size_t nfs_ipfix_max_wire_size(const struct nfs_ipfix_model *m);
+
+/* Writes the data record of this IP version into buf, as it goes in a data set of the
+ * version's template (RFC 7011 §6, §7; lists RFC 6313): values[g] as for nfs_ipfix_encode,
+ * NULL groups as zeros and empty lists. Returns its length, 0 when the version is unknown or
+ * size is less than nfs_ipfix_max_wire_size(). */
+size_t nfs_ipfix_encode_wire(const struct nfs_ipfix_model *m, unsigned ip_version,
+                             const void *const *values, uint8_t *buf, size_t size);
+
+/* Writes field f's fixed-size value (src: its bytes in its values block; NULL: zeros) at dst
+ * in the wire format, big-endian at its wire size; returns that size. Also NetFlow v9's. */
+size_t nfs_ipfix_put_fixed(const struct nfs_field *f, const uint8_t *src, uint8_t *dst);
 
 /* Writes the internal record of this IP version into buf: values[g] is the struct holding the
  * values of group g (values[0]: the struct nfs_record); a NULL entry encodes that group's

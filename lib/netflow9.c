@@ -1,8 +1,8 @@
 /*
  * netflow9.c: see netflow9.h.
  *
- * Values are written big-endian at their field's wire size: integers and times from host
- * order, addresses and MACs as the bytes they are (struct nfs_ip holds network order). The
+ * Values are written as IPFIX writes fixed-size ones (nfs_ipfix_put_fixed, ipfix.c): big-endian
+ * at their field's wire size, addresses and MACs as the bytes they are. The
  * times are IPFIX's flowStartMilliseconds/flowEndMilliseconds (152/153, absolute), which
  * nfdump, tshark and pmacct read in v9 templates too: v9's own FIRST_SWITCHED/LAST_SWITCHED
  * count from the exporter's boot and cannot hold the times of a capture read offline.
@@ -26,13 +26,6 @@ struct nfs_netflow9 {
     uint8_t *rec;
     size_t rec_cap;
 };
-
-static void
-put_be(uint8_t *dst, uint64_t v, size_t size)
-{
-    for (size_t i = 0; i < size; i++)
-        dst[i] = (uint8_t)(v >> (8 * (size - 1 - i)));
-}
 
 static bool
 carried(const struct nfs_field *f, struct nfs_error *err)
@@ -68,15 +61,15 @@ build(struct v9_template *t, const struct nfs_field_group *groups, size_t n_grou
                 return false;
             t->fields[t->n] = f;
             t->group[t->n++] = g;
-            put_be(t->tmpl + off, f->id, 2);
-            put_be(t->tmpl + off + 2, nfs_field_wire_size(f), 2);
+            nfs_put_be16(t->tmpl + off, f->id);
+            nfs_put_be16(t->tmpl + off + 2, nfs_field_wire_size(f));
             off += 4;
             t->rec_len += nfs_field_wire_size(f);
         }
     if (t->n == 0)
         return nfs_error_set(err, "NetFlow v9 IPv%u template: no fields", ip_version), false;
-    put_be(t->tmpl, nfs_ipfix_template_id(ip_version), 2);
-    put_be(t->tmpl + 2, t->n, 2);
+    nfs_put_be16(t->tmpl, nfs_ipfix_template_id(ip_version));
+    nfs_put_be16(t->tmpl + 2, (uint16_t)t->n);
     t->tmpl_len = off;
     return true;
 }
@@ -127,47 +120,6 @@ nfs_netflow9_templates(const struct nfs_netflow9 *e, struct nfs_ipfix_item out[2
     return 2;
 }
 
-/* One value at dst, big-endian; src NULL: zeros. */
-static void
-put_value(const struct nfs_field *f, const uint8_t *src, uint8_t *dst)
-{
-    size_t size = nfs_field_wire_size(f);
-    uint64_t v = 0;
-
-    if (src == NULL) {
-        memset(dst, 0, size);
-        return;
-    }
-    switch (f->type) {
-    case NFS_T_IPV4:
-    case NFS_T_IPV6:
-    case NFS_T_MAC:
-        memcpy(dst, src, size);
-        return;
-    case NFS_T_U8:
-    case NFS_T_I8:
-        v = *src;
-        break;
-    case NFS_T_U16: {
-        uint16_t x;
-        memcpy(&x, src, 2);
-        v = x;
-        break;
-    }
-    case NFS_T_U32:
-    case NFS_T_I32: {
-        uint32_t x;
-        memcpy(&x, src, 4);
-        v = x;
-        break;
-    }
-    default: /* U64, I64, MS */
-        memcpy(&v, src, 8);
-        break;
-    }
-    put_be(dst, v, size);
-}
-
 bool
 nfs_netflow9_encode(struct nfs_netflow9 *e, unsigned ip_version, const void *const *values,
                     struct nfs_ipfix_item *item)
@@ -181,8 +133,7 @@ nfs_netflow9_encode(struct nfs_netflow9 *e, unsigned ip_version, const void *con
         const struct nfs_field *f = t->fields[i];
         const uint8_t *block = values[t->group[i]];
 
-        put_value(f, block != NULL ? block + f->offset : NULL, e->rec + off);
-        off += nfs_field_wire_size(f);
+        off += nfs_ipfix_put_fixed(f, block != NULL ? block + f->offset : NULL, e->rec + off);
     }
     *item =
         (struct nfs_ipfix_item){nfs_ipfix_template_id(ip_version), (uint16_t)off, e->rec, 0, 0, 0};
