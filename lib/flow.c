@@ -147,17 +147,7 @@ nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned si
         track_tcp_end(flow, pkt->tcp_flags, direction);
 }
 
-uint64_t
-nfs_flow_first_us(const struct nfs_flow *flow)
-{
-    const struct nfs_flow_dir *a = &flow->dir[0], *b = &flow->dir[1];
-
-    if (a->packets == 0)
-        return b->first_us;
-    if (b->packets == 0)
-        return a->first_us;
-    return a->first_us < b->first_us ? a->first_us : b->first_us;
-}
+extern inline uint64_t nfs_flow_first_us(const struct nfs_flow *flow);
 
 static void
 dir_to_record(const struct nfs_flow_dir *d, struct nfs_record_dir *r)

@@ -102,8 +102,19 @@ nfs_flow_is_empty(const struct nfs_flow *flow)
 void nfs_flow_update(struct nfs_flow *flow, const struct nfs_packet *pkt, unsigned side,
                      const struct nfs_flow_options *opt, struct nfs_observation *obs);
 
-/* First and last packet time of either direction, in microseconds. */
-uint64_t nfs_flow_first_us(const struct nfs_flow *flow);
+/* First and last packet time of either direction, in microseconds. Inline for the packet
+ * path; flow.c also emits it as a symbol, as plugins built before link against it. */
+inline uint64_t
+nfs_flow_first_us(const struct nfs_flow *flow)
+{
+    const struct nfs_flow_dir *a = &flow->dir[0], *b = &flow->dir[1];
+
+    if (a->packets == 0)
+        return b->first_us;
+    if (b->packets == 0)
+        return a->first_us;
+    return a->first_us < b->first_us ? a->first_us : b->first_us;
+}
 
 static inline uint64_t
 nfs_flow_last_us(const struct nfs_flow *flow)

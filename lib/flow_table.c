@@ -563,12 +563,21 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
  * The cuts a packet's arrival makes (NFStream's flow_expiration_handler, then the TCP rule):
  * returns the flow the packet belongs to, which may be a new one.
  */
+/* Releases an ended flow's entry and adds a new, empty flow of the same key. */
+static struct nfs_flow *
+renew(struct nfs_flow_table *t, struct nfs_flow *f)
+{
+    const struct nfs_flow_key key = f->key; /* add may hand out f's own entry */
+    uint32_t hash = f->hash;
+
+    release(t, f);
+    return add(t, &key, hash);
+}
+
 static struct nfs_flow *
 cut_on_arrival(struct nfs_flow_table *t, struct nfs_flow *f, const struct nfs_packet *pkt)
 {
     uint64_t now = ms(pkt->ts_us);
-    const struct nfs_flow_key key = f->key;
-    uint32_t hash = f->hash;
 
     if (nfs_flow_is_empty(f))
         return f;
@@ -583,8 +592,7 @@ cut_on_arrival(struct nfs_flow_table *t, struct nfs_flow *f, const struct nfs_pa
     } else {
         return f;
     }
-    release(t, f);
-    return add(t, &key, hash);
+    return renew(t, f);
 }
 
 /*
