@@ -288,9 +288,11 @@ count_elements(const struct nfs_field_group *groups, size_t n_groups)
 /*
  * The wire form of a fixed-size value (RFC 7011 §6.1): addresses and MACs are the bytes they
  * are (struct nfs_ip holds network order), numbers, times and doubles are host-order values
- * of their size written big-endian. The templates never use reduced-size encoding of a wider
- * type: check_field() holds every size to its type's. A slot keeps its kind, so the per-record
- * loop makes one switch per value, with constant-size copies.
+ * of their field's size written big-endian. check_field() holds that size to the field's type;
+ * where it is less than the IANA element's (tcpControlBits and its reverse: unsigned16 in one
+ * byte) the template announces it, RFC 7011 §6.2's reduced-size encoding, whose low-order
+ * bytes are exactly these. A slot keeps its kind, so the per-record loop makes one switch per
+ * value, with constant-size copies.
  */
 static enum kind
 kind_of(uint8_t type, uint16_t size)
@@ -304,7 +306,8 @@ kind_of(uint8_t type, uint16_t size)
     return size == 1 ? K_BE8 : size == 2 ? K_BE16 : size == 4 ? K_BE32 : K_BE64;
 }
 
-static inline void
+/* Writes one fixed-size value of kind k; returns its size. */
+static inline size_t
 put_kind(enum kind k, const uint8_t *src, uint8_t *dst)
 {
     uint16_t v16;
@@ -314,31 +317,31 @@ put_kind(enum kind k, const uint8_t *src, uint8_t *dst)
     switch (k) {
     case K_COPY4:
         memcpy(dst, src, 4);
-        break;
+        return 4;
     case K_COPY6:
         memcpy(dst, src, 6);
-        break;
+        return 6;
     case K_COPY16:
         memcpy(dst, src, 16);
-        break;
+        return 16;
     case K_BE8:
         *dst = *src;
-        break;
+        return 1;
     case K_BE16:
         memcpy(&v16, src, 2);
         v16 = htobe16(v16);
         memcpy(dst, &v16, 2);
-        break;
+        return 2;
     case K_BE32:
         memcpy(&v32, src, 4);
         v32 = htobe32(v32);
         memcpy(dst, &v32, 4);
-        break;
+        return 4;
     default: /* K_BE64; strings and lists never get here */
         memcpy(&v64, src, 8);
         v64 = htobe64(v64);
         memcpy(dst, &v64, 8);
-        break;
+        return 8;
     }
 }
 
@@ -606,6 +609,18 @@ nfs_ipfix_max_wire_size(const struct nfs_ipfix_model *m)
     return m->ip4.wire_max > m->ip6.wire_max ? m->ip4.wire_max : m->ip6.wire_max;
 }
 
+/* A string, a list, or a value of a group without values (src NULL: zeros, empty). */
+static uint8_t *
+put_other(const struct slot *s, const uint8_t *src, uint8_t *p)
+{
+    if (s->kind == K_LIST)
+        return put_wire_list(s, src, p);
+    if (s->kind == K_STRING)
+        return put_string(s, src, p);
+    memset(p, 0, s->wire);
+    return p + s->wire;
+}
+
 size_t
 nfs_ipfix_encode_wire(const struct nfs_ipfix_model *m, unsigned ip_version,
                       const void *const *values, uint8_t *buf, size_t size)
@@ -615,21 +630,13 @@ nfs_ipfix_encode_wire(const struct nfs_ipfix_model *m, unsigned ip_version,
 
     if (l == NULL || size < l->wire_max)
         return 0;
-    for (size_t i = 0; i < l->n; i++) {
-        const struct slot *s = &l->slots[i];
-        const uint8_t *base = values[s->group], *src = base != NULL ? base + s->src : NULL;
+    for (const struct slot *s = l->slots, *end = s + l->n; s < end; s++) {
+        const uint8_t *base = values[s->group];
 
-        if (s->kind == K_LIST) {
-            p = put_wire_list(s, src, p);
-        } else if (s->kind == K_STRING) {
-            p = put_string(s, src, p);
-        } else {
-            if (src != NULL)
-                put_kind(s->kind, src, p);
-            else
-                memset(p, 0, s->wire);
-            p += s->wire;
-        }
+        if (base != NULL && s->kind < K_STRING)
+            p += put_kind(s->kind, base + s->src, p);
+        else
+            p = put_other(s, base != NULL ? base + s->src : NULL, p);
     }
     return (size_t)(p - buf);
 }
