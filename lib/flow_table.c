@@ -2,7 +2,7 @@
  * flow_table.c: see flow_table.h.
  *
  * Memory: the pool (mmap) and the slot array (calloc) are reserved at creation, so pages are only
- * backed once flows use them (huge pages where allowed: hint_huge); a flow costs
+ * backed once flows use them (4 KiB pages: see reserve); a flow costs
  * sizeof(struct nfs_flow) plus two 8-byte slots.
  * Deletion shifts later probes back (no tombstones), so a long run never degrades lookups.
  * Timeouts compare NFStream's truncated milliseconds, with its `>=` (FEATURES.md 2).
@@ -321,25 +321,14 @@ wheel_lru(struct nfs_flow_table *t, struct wheel *w)
 
 /* ---- creation ---- */
 
-#define HUGE_PAGE ((uintptr_t)2 << 20)
-
 /*
- * Asks for transparent huge pages (where the system allows them on request) under an array
- * that packets read at random: the pool and the slots. With 4 KiB pages nearly every lookup
- * of a large table missed the TLB as well as the cache, and first touches faulted one page
- * at a time. The pool is handed out from its start, so this backs at most 2 MiB ahead.
+ * Zeroed memory, backed as it is touched, page-aligned (calloc's is 16 bytes past a page).
+ * In 4 KiB pages, though a large table misses the TLB on most lookups: no MADV_HUGEPAGE, as the
+ * first touch of a 2 MiB page can stall the capture thread (direct compaction where THP defrag
+ * is "madvise"; on a VM, backing memory the host took back after another process freed it).
+ * Measured (bench/README.md): steady runs gain ~10 % with huge pages, runs after another
+ * tool's memory churn lose ~25 %.
  */
-static void
-hint_huge(void *p, size_t size)
-{
-    uintptr_t start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-    uintptr_t end = ((uintptr_t)p + size) & ~(HUGE_PAGE - 1);
-
-    if (end > start)
-        (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
-}
-
-/* Zeroed memory, backed as it is touched, page-aligned (calloc's is 16 bytes past a page). */
 static uint8_t *
 reserve(size_t bytes)
 {
@@ -376,8 +365,6 @@ nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size, nfs
     /* Pages are backed as buckets are sorted: a bucket's flows at most, usually a few. */
     t->sorting = malloc((opt->max_flows ? opt->max_flows : 1) * sizeof(*t->sorting));
     if (t->pool && t->slots && t->sorting) {
-        hint_huge(t->pool, t->pool_bytes);
-        hint_huge(t->slots, nslots * sizeof(*t->slots));
         return t;
     }
     nfs_flow_table_destroy(t);
@@ -442,7 +429,6 @@ grow(struct nfs_flow_table *t)
 
     if (slots == NULL)
         return; /* keep probing the fuller table: slower, still correct */
-    hint_huge(slots, ((size_t)mask + 1) * sizeof(*slots));
     for (uint32_t i = 0; i <= t->mask; i++)
         if (t->slots[i].index1 != 0)
             slot_put(slots, mask, t->slots[i]);
