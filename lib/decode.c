@@ -17,14 +17,6 @@
 #define STP_SAP        0x42
 #define RADIOTAP_BAD_FCS 0x50 /* nDPI's BAD_FCS: flags "FCS at end" | "bad FCS" */
 
-static void
-copy_macs(struct nfs_packet *pkt, const uint8_t *src, const uint8_t *dst)
-{
-    memcpy(pkt->src_mac, src, 6);
-    memcpy(pkt->dst_mac, dst, 6);
-    pkt->has_mac = true;
-}
-
 /* BSD loopback: NFStream compares the family word in network order with 2 (AF_INET); a
  * little-endian capture's IPv4 thus gets the IPv6 ethertype, which only matters for the
  * IPv4 fragment and tunnel checks (decode_ip.c). */
@@ -271,9 +263,11 @@ decode_steps(struct nfs_decode_cursor *c)
     }
 }
 
-enum nfs_counter
-nfs_decode(struct nfs_packet *pkt, int dlt, const uint8_t *data,
-           const struct nfs_decode_options *opt)
+/* Every other frame: the cursor and the steps, from a cleared packet. Kept out of line, so
+ * that the fast path's caller saves no registers for it. */
+static __attribute__((noinline)) enum nfs_counter
+decode_general(struct nfs_packet *pkt, int dlt, const uint8_t *data,
+               const struct nfs_decode_options *opt)
 {
     struct nfs_decode_cursor c = {
         .pkt = pkt, .data = data, .caplen = pkt->cap_len, .dlt = dlt, .opt = opt,
@@ -286,6 +280,17 @@ nfs_decode(struct nfs_packet *pkt, int dlt, const uint8_t *data,
     pkt->wire_len = wire_len;
     pkt->cap_len = cap_len;
     return decode_steps(&c);
+}
+
+/* Ethernet II with IPv4 or IPv6 carrying TCP or UDP first (decode_ip.c's nfs_decode_fast, the
+ * same result as the steps), then everything else. */
+enum nfs_counter
+nfs_decode(struct nfs_packet *pkt, int dlt, const uint8_t *data,
+           const struct nfs_decode_options *opt)
+{
+    if (dlt == DLT_EN10MB && nfs_decode_fast(pkt, data, opt))
+        return NFS_C_PROCESSED;
+    return decode_general(pkt, dlt, data, opt);
 }
 
 bool

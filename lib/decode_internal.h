@@ -30,6 +30,13 @@
 #define NFS_IPPROTO_IPV6   41
 #define NFS_IPPROTO_ICMPV6 58
 
+#define GTP_U_PORT       2152
+#define TZSP_PORT        37008
+#define CAPWAP_DATA_PORT 5247
+#define VXLAN_PORT       4789 /* RFC 7348 */
+#define GENEVE_PORT      6081 /* RFC 8926 */
+#define MPLS_UDP_PORT    6635 /* RFC 7510 */
+
 /* NFStream re-enters itself without bound (offsets grow, so it ends); we stop at this depth. */
 #define NFS_DECODE_MAX_DEPTH 8
 
@@ -74,5 +81,35 @@ enum nfs_counter nfs_decode_parse(struct nfs_decode_cursor *c);
  * CAPWAP; with extra_tunnels VXLAN, Geneve, MPLS-in-UDP, GRE). Sets *next to where decoding
  * continues; NFS_STEP_PARSE with c unchanged when no tunnel applies. */
 enum nfs_counter nfs_decode_tunnel(struct nfs_decode_cursor *c, enum nfs_decode_step *next);
+
+static inline void
+copy_macs(struct nfs_packet *pkt, const uint8_t *src, const uint8_t *dst)
+{
+    memcpy(pkt->src_mac, src, 6);
+    memcpy(pkt->dst_mac, dst, 6);
+    pkt->has_mac = true;
+}
+
+/* True when a UDP packet with these ports may be one of the tunnels opt decodes (the ports
+ * decode_tunnel.c looks at); false means nfs_decode_tunnel() would leave it as it is. */
+static inline bool
+nfs_decode_udp_tunnel_port(const struct nfs_decode_options *opt, uint16_t sport, uint16_t dport)
+{
+    if (!opt->decode_tunnels)
+        return false;
+    if (sport == GTP_U_PORT || dport == GTP_U_PORT || sport == TZSP_PORT || dport == TZSP_PORT ||
+        sport == CAPWAP_DATA_PORT || dport == CAPWAP_DATA_PORT)
+        return true;
+    return opt->extra_tunnels &&
+           (dport == VXLAN_PORT || dport == GENEVE_PORT || dport == MPLS_UDP_PORT);
+}
+
+/* decode_ip.c: Ethernet II's common case at once: the frame at data (pkt->cap_len bytes)
+ * carrying IPv4 (ethertype 0x0800) or IPv6 (0x86DD, no extension header) carrying TCP or UDP
+ * that is no tunnel. Sets every field of pkt but the times and lengths exactly as the general
+ * steps would and returns true; false when the frame is anything else (pkt is then to be
+ * decoded again from scratch). */
+bool nfs_decode_fast(struct nfs_packet *pkt, const uint8_t *data,
+                     const struct nfs_decode_options *opt);
 
 #endif

@@ -22,12 +22,6 @@
 
 #include "decode_internal.h"
 
-#define GTP_U_PORT       2152
-#define TZSP_PORT        37008
-#define CAPWAP_DATA_PORT 5247
-#define VXLAN_PORT       4789 /* RFC 7348 */
-#define GENEVE_PORT      6081 /* RFC 8926 */
-#define MPLS_UDP_PORT    6635 /* RFC 7510 */
 #define UDP_HDR_LEN      8
 
 /* GRE protocol types (ethertypes) nfsensor follows. */
