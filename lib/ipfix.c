@@ -54,9 +54,20 @@ struct slot {
     uint32_t item_pen;           /* lists: the items' element's enterprise number (0: IANA) */
 };
 
+/* Consecutive slots of one group: all fixed-size (kind below K_STRING), or one string or list.
+ * The encoder tests the group's values once a run, not once a value. */
+struct run {
+    uint16_t first, n; /* slots[first .. first + n) */
+    uint16_t wire;     /* fixed runs: their wire bytes (zeros when the group has no values) */
+    bool fixed;
+    size_t group;
+};
+
 struct layout {
     struct slot *slots;
     size_t n;
+    struct run *runs;
+    size_t n_runs;
     size_t size;       /* bytes of the internal record */
     size_t items_size; /* bytes of list items after it */
     size_t wire_max;   /* bytes of the longest wire record: full strings and lists */
@@ -369,6 +380,29 @@ place(const struct nfs_ipfix_model *m, struct layout *l, struct slot *s, size_t 
     }
 }
 
+/* Cuts the slots into runs (struct run). */
+static bool
+build_runs(struct layout *l, struct nfs_error *err)
+{
+    l->runs = calloc(l->n + 1, sizeof(*l->runs));
+    if (l->runs == NULL)
+        return nfs_error_set(err, "out of memory"), false;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct slot *s = &l->slots[i];
+        struct run *r = l->n_runs > 0 ? &l->runs[l->n_runs - 1] : NULL;
+        bool fixed = s->kind < K_STRING;
+
+        if (r == NULL || !fixed || !r->fixed || r->group != s->group) {
+            r = &l->runs[l->n_runs++];
+            *r = (struct run){.first = (uint16_t)i, .fixed = fixed, .group = s->group};
+        }
+        r->n++;
+        if (fixed)
+            r->wire = (uint16_t)(r->wire + s->wire);
+    }
+    return true;
+}
+
 /* The template of one IP version: the applicable elements of every group, in table order. */
 static bool
 build_layout(struct nfs_ipfix_model *m, unsigned ip_version, struct layout *l,
@@ -395,6 +429,8 @@ build_layout(struct nfs_ipfix_model *m, unsigned ip_version, struct layout *l,
         }
     }
     l->size = off;
+    if (!build_runs(l, err))
+        return false;
     /* COLLECTORS.md: python3-ipfix misreads a template whose first element is variable-length. */
     if (l->n == 0 || l->slots[0].wire == FB_IE_VARLEN || off + l->items_size > UINT16_MAX ||
         l->wire_max > UINT16_MAX) {
@@ -448,6 +484,8 @@ nfs_ipfix_model_destroy(struct nfs_ipfix_model *m)
         fbInfoModelFree(m->fb);
     free(m->ip4.slots);
     free(m->ip6.slots);
+    free(m->ip4.runs);
+    free(m->ip6.runs);
     free(m->own);
     free(m->groups);
     free(m);
@@ -630,13 +668,19 @@ nfs_ipfix_encode_wire(const struct nfs_ipfix_model *m, unsigned ip_version,
 
     if (l == NULL || size < l->wire_max)
         return 0;
-    for (const struct slot *s = l->slots, *end = s + l->n; s < end; s++) {
-        const uint8_t *base = values[s->group];
+    for (const struct run *r = l->runs, *end = r + l->n_runs; r < end; r++) {
+        const uint8_t *base = values[r->group];
+        const struct slot *s = &l->slots[r->first];
 
-        if (base != NULL && s->kind < K_STRING)
-            p += put_kind(s->kind, base + s->src, p);
-        else
+        if (!r->fixed) {
             p = put_other(s, base != NULL ? base + s->src : NULL, p);
+        } else if (base == NULL) {
+            memset(p, 0, r->wire);
+            p += r->wire;
+        } else {
+            for (const struct slot *e = s + r->n; s < e; s++)
+                p += put_kind(s->kind, base + s->src, p);
+        }
     }
     return (size_t)(p - buf);
 }
