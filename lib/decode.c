@@ -1,9 +1,10 @@
 /*
- * decode.c: the decoder's entry point, the link layers and the 802.1Q / MPLS / PPPoE loop.
+ * decode.c: the decoder's general steps, the link layers and the 802.1Q / MPLS / PPPoE loop.
  *
- * nfs_decode() runs NFStream's packet_process steps in order: link layer (datalink_check),
- * ethertype loop (ether_type_check), IP (decode_ip.c, iph_check), tunnels when enabled
- * (decode_tunnel.c, which may send decoding back to the link layer or to IP), then the packet
+ * nfs_decode_steps(), for every frame decode_fast.c does not take, runs NFStream's
+ * packet_process steps in order: link layer (datalink_check), ethertype loop
+ * (ether_type_check), IP (decode_ip.c, iph_check), tunnels when enabled (decode_tunnel.c,
+ * which may send decoding back to the link layer or to IP), then the packet
  * fields (decode_ip.c, packet_parse). Each link decoder sets the cursor's ethertype and IP
  * offset the way NFStream does; the IP version nibble decides v4/v6 later anyway.
  * Link-layer reads are covered by the first check (caplen >= frame offset + 28) unless noted.
@@ -263,11 +264,9 @@ decode_steps(struct nfs_decode_cursor *c)
     }
 }
 
-/* Every other frame: the cursor and the steps, from a cleared packet. Kept out of line, so
- * that the fast path's caller saves no registers for it. */
-static __attribute__((noinline)) enum nfs_counter
-decode_general(struct nfs_packet *pkt, int dlt, const uint8_t *data,
-               const struct nfs_decode_options *opt)
+enum nfs_counter
+nfs_decode_steps(struct nfs_packet *pkt, int dlt, const uint8_t *data,
+                 const struct nfs_decode_options *opt)
 {
     struct nfs_decode_cursor c = {
         .pkt = pkt, .data = data, .caplen = pkt->cap_len, .dlt = dlt, .opt = opt,
@@ -280,17 +279,6 @@ decode_general(struct nfs_packet *pkt, int dlt, const uint8_t *data,
     pkt->wire_len = wire_len;
     pkt->cap_len = cap_len;
     return decode_steps(&c);
-}
-
-/* Ethernet II with IPv4 or IPv6 carrying TCP or UDP first (decode_ip.c's nfs_decode_fast, the
- * same result as the steps), then everything else. */
-enum nfs_counter
-nfs_decode(struct nfs_packet *pkt, int dlt, const uint8_t *data,
-           const struct nfs_decode_options *opt)
-{
-    if (dlt == DLT_EN10MB && nfs_decode_fast(pkt, data, opt))
-        return NFS_C_PROCESSED;
-    return decode_general(pkt, dlt, data, opt);
 }
 
 bool

@@ -22,6 +22,8 @@
 #define NFS_ETH_P_MPLS_M 0x8848
 #define NFS_ETH_P_PPPOE  0x8864
 
+#define IPV6_HDR_LEN 40
+
 #define NFS_IPPROTO_ICMP   1
 #define NFS_IPPROTO_IPIP   4
 #define NFS_IPPROTO_TCP    6
@@ -92,7 +94,7 @@ copy_macs(struct nfs_packet *pkt, const uint8_t *src, const uint8_t *dst)
 
 /* True when a UDP packet with these ports may be one of the tunnels opt decodes (the ports
  * decode_tunnel.c looks at); false means nfs_decode_tunnel() would leave it as it is. */
-static inline bool
+static inline __attribute__((always_inline)) bool
 nfs_decode_udp_tunnel_port(const struct nfs_decode_options *opt, uint16_t sport, uint16_t dport)
 {
     if (!opt->decode_tunnels)
@@ -104,12 +106,41 @@ nfs_decode_udp_tunnel_port(const struct nfs_decode_options *opt, uint16_t sport,
            (dport == VXLAN_PORT || dport == GENEVE_PORT || dport == MPLS_UDP_PORT);
 }
 
-/* decode_ip.c: Ethernet II's common case at once: the frame at data (pkt->cap_len bytes)
- * carrying IPv4 (ethertype 0x0800) or IPv6 (0x86DD, no extension header) carrying TCP or UDP
- * that is no tunnel. Sets every field of pkt but the times and lengths exactly as the general
- * steps would and returns true; false when the frame is anything else (pkt is then to be
- * decoded again from scratch). */
-bool nfs_decode_fast(struct nfs_packet *pkt, const uint8_t *data,
-                     const struct nfs_decode_options *opt);
+/* decode.c: the general steps, for every frame the fast path (decode_fast.c) does not take:
+ * from a cleared packet, as nfs_decode() documents. */
+enum nfs_counter nfs_decode_steps(struct nfs_packet *pkt, int dlt, const uint8_t *data,
+                                  const struct nfs_decode_options *opt);
+
+/* TCP: flags and data offset only when captured; without the data offset, assume no options. */
+static inline void
+nfs_decode_parse_tcp(struct nfs_packet *pkt, const uint8_t *l4, uint32_t avail, uint16_t l4_len)
+{
+    uint32_t hdr_len = avail >= 13 ? (l4[12] >> 4) * 4u : 20;
+
+    if (avail >= 14)
+        pkt->tcp_flags = l4[13];
+    pkt->transport_size = l4_len;
+    pkt->payload_size = l4_len > hdr_len ? (uint16_t)(l4_len - hdr_len) : 0;
+}
+
+/* NFStream's per-protocol L4 fields; "other" protocols (and short TCP/UDP) keep zeros. For
+ * nfs_decode_parse() and the fast path (decode_fast.c), where it is most of the work. */
+static inline __attribute__((always_inline)) void
+nfs_decode_parse_l4(struct nfs_packet *pkt, const uint8_t *l4, uint32_t avail, uint16_t l4_len)
+{
+    bool tcp = pkt->protocol == NFS_IPPROTO_TCP && l4_len >= 20;
+    bool udp = pkt->protocol == NFS_IPPROTO_UDP && l4_len >= 8;
+
+    if ((tcp || udp) && avail >= 4) {
+        pkt->src_port = nfs_be16(l4);
+        pkt->dst_port = nfs_be16(l4 + 2);
+    }
+    if (tcp) {
+        nfs_decode_parse_tcp(pkt, l4, avail, l4_len);
+    } else if (udp || pkt->protocol == NFS_IPPROTO_ICMP || pkt->protocol == NFS_IPPROTO_ICMPV6) {
+        pkt->transport_size = l4_len;
+        pkt->payload_size = l4_len > 8 ? (uint16_t)(l4_len - 8) : 0;
+    }
+}
 
 #endif

@@ -11,8 +11,6 @@
  */
 #include "decode_internal.h"
 
-#define IPV6_HDR_LEN 40
-
 /* Where the L4 header starts (from the IP header) and how long the L4 part is per the headers. */
 struct l4_loc {
     uint32_t offset;
@@ -162,38 +160,6 @@ nfs_decode_ip(struct nfs_decode_cursor *c)
     }
 }
 
-/* TCP: flags and data offset only when captured; without the data offset, assume no options. */
-static void
-parse_tcp(struct nfs_packet *pkt, const uint8_t *l4, uint32_t avail, uint16_t l4_len)
-{
-    uint32_t hdr_len = avail >= 13 ? (l4[12] >> 4) * 4u : 20;
-
-    if (avail >= 14)
-        pkt->tcp_flags = l4[13];
-    pkt->transport_size = l4_len;
-    pkt->payload_size = l4_len > hdr_len ? (uint16_t)(l4_len - hdr_len) : 0;
-}
-
-/* NFStream's per-protocol L4 fields; "other" protocols (and short TCP/UDP) keep zeros. Inlined
- * into the fast path too, where it is most of the work. */
-static inline __attribute__((always_inline)) void
-parse_l4(struct nfs_packet *pkt, const uint8_t *l4, uint32_t avail, uint16_t l4_len)
-{
-    bool tcp = pkt->protocol == NFS_IPPROTO_TCP && l4_len >= 20;
-    bool udp = pkt->protocol == NFS_IPPROTO_UDP && l4_len >= 8;
-
-    if ((tcp || udp) && avail >= 4) {
-        pkt->src_port = nfs_be16(l4);
-        pkt->dst_port = nfs_be16(l4 + 2);
-    }
-    if (tcp) {
-        parse_tcp(pkt, l4, avail, l4_len);
-    } else if (udp || pkt->protocol == NFS_IPPROTO_ICMP || pkt->protocol == NFS_IPPROTO_ICMPV6) {
-        pkt->transport_size = l4_len;
-        pkt->payload_size = l4_len > 8 ? (uint16_t)(l4_len - 8) : 0;
-    }
-}
-
 /* packet_get_ip_info for IPv4: l4_len is NFStream's uint16_t tot_len - ihl*4, which wraps. */
 static enum nfs_counter
 parse_ipv4(struct nfs_packet *pkt, const uint8_t *ip, uint32_t ipsize, struct l4_loc *l4)
@@ -253,107 +219,6 @@ nfs_decode_parse(struct nfs_decode_cursor *c)
     pkt->protocol = l4.proto;
     pkt->vlan_id = c->vlan_id;
     pkt->tunnel_id = c->tunnel_id;
-    parse_l4(pkt, ip + l4.offset, ipsize - l4.offset, l4.len);
+    nfs_decode_parse_l4(pkt, ip + l4.offset, ipsize - l4.offset, l4.len);
     return NFS_C_PROCESSED;
-}
-
-/* The fast path's L4: TCP, or UDP whose ports no tunnel decoder looks at (with tunnels on, a
- * UDP header not captured whole is the tunnel decoder's truncation: left to the general steps). */
-static bool
-fast_l4_ok(uint8_t proto, const uint8_t *l4, uint32_t avail, const struct nfs_decode_options *opt)
-{
-    if (proto == NFS_IPPROTO_TCP)
-        return true;
-    if (proto != NFS_IPPROTO_UDP)
-        return false;
-    if (!opt->decode_tunnels)
-        return true;
-    return avail >= 8 && !nfs_decode_udp_tunnel_port(opt, nfs_be16(l4), nfs_be16(l4 + 2));
-}
-
-/* nfs_packet's fields, less the caller's (times, lengths, MACs): the fast path writes each of
- * them instead of clearing the whole struct (a `rep stos` a packet). A new field goes here. */
-_Static_assert(sizeof(struct nfs_packet) == 104, "nfs_decode_fast writes every field");
-
-/* What nfs_decode_parse() sets for every IP version, then the L4 fields (zero unless set). */
-static inline __attribute__((always_inline)) void
-fast_fill(struct nfs_packet *pkt, const uint8_t *ip, uint32_t ipsize, uint8_t proto,
-          uint32_t l4_offset, uint16_t l4_len)
-{
-    pkt->ip = ip;
-    pkt->ip_cap_len = ipsize;
-    pkt->protocol = proto;
-    pkt->vlan_id = 0;
-    pkt->tunnel_id = 0;
-    pkt->src_port = 0;
-    pkt->dst_port = 0;
-    pkt->tcp_flags = 0;
-    pkt->transport_size = 0;
-    pkt->payload_size = 0;
-    parse_l4(pkt, ip + l4_offset, ipsize - l4_offset, l4_len);
-}
-
-/* IPv4 that the general steps would take whole: a header of at least 20 bytes, captured, a total
- * length that covers it (parse_ipv4's length check then passes), first or only fragment. */
-static bool
-fast_ipv4(struct nfs_packet *pkt, const uint8_t *ip, uint32_t ipsize,
-          const struct nfs_decode_options *opt)
-{
-    uint32_t ihl_len = (ip[0] & 0x0F) * 4u;
-    uint16_t tot_len = nfs_be16(ip + 2);
-    uint8_t proto = ip[9];
-
-    if (ihl_len < 20 || ihl_len > ipsize || tot_len < ihl_len || (nfs_be16(ip + 6) & 0x1FFF) != 0 ||
-        !fast_l4_ok(proto, ip + ihl_len, ipsize - ihl_len, opt))
-        return false;
-    pkt->ip_version = 4;
-    pkt->src_ip = (struct nfs_ip){.w = {0}};
-    pkt->dst_ip = (struct nfs_ip){.w = {0}};
-    memcpy(pkt->src_ip.b, ip + 12, 4);
-    memcpy(pkt->dst_ip.b, ip + 16, 4);
-    pkt->ip_size = tot_len;
-    pkt->ip_octets = tot_len;
-    fast_fill(pkt, ip, ipsize, proto, ihl_len, (uint16_t)(tot_len - ihl_len));
-    return true;
-}
-
-/* IPv6 captured up to its payload length whose next header is the L4 one. */
-static bool
-fast_ipv6(struct nfs_packet *pkt, const uint8_t *ip, uint32_t ipsize,
-          const struct nfs_decode_options *opt)
-{
-    uint16_t payload_len = nfs_be16(ip + 4);
-    uint8_t proto = ip[6];
-
-    if (ipsize < IPV6_HDR_LEN + (uint32_t)payload_len ||
-        !fast_l4_ok(proto, ip + IPV6_HDR_LEN, ipsize - IPV6_HDR_LEN, opt))
-        return false;
-    pkt->ip_version = 6;
-    memcpy(pkt->src_ip.b, ip + 8, 16);
-    memcpy(pkt->dst_ip.b, ip + 24, 16);
-    pkt->ip_size = payload_len;
-    pkt->ip_octets = IPV6_HDR_LEN + (uint32_t)payload_len;
-    fast_fill(pkt, ip, ipsize, proto, IPV6_HDR_LEN, payload_len);
-    return true;
-}
-
-/* On false, pkt is partly written: the caller decodes it again from a cleared struct. */
-bool
-nfs_decode_fast(struct nfs_packet *pkt, const uint8_t *data, const struct nfs_decode_options *opt)
-{
-    const uint8_t *ip = data + 14;
-    uint32_t ipsize = pkt->cap_len - 14;
-    uint16_t type;
-    bool ok;
-
-    if (pkt->cap_len < 14 + 20) /* the steps' link and IP truncation checks pass */
-        return false;
-    type = nfs_be16(data + 12);
-    if (type == NFS_ETH_P_IP)
-        ok = ip[0] >> 4 == 4 && fast_ipv4(pkt, ip, ipsize, opt);
-    else
-        ok = type == NFS_ETH_P_IPV6 && ip[0] >> 4 == 6 && fast_ipv6(pkt, ip, ipsize, opt);
-    if (ok)
-        copy_macs(pkt, data + 6, data);
-    return ok;
 }
