@@ -538,7 +538,8 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
     f = at(t, index);
     f->index = index;
     nfs_flow_init(f, key, hash);
-    memset(nfs_flow_state(f), 0, t->stride - sizeof(*f));
+    if (t->stride > sizeof(*f)) /* plugins' state; without plugins, no libc call per flow */
+        memset(nfs_flow_state(f), 0, t->stride - sizeof(*f));
     index_insert(t, f);
     f->list = LIST_NONE; /* placed in a wheel once it has its packet */
     t->live++;

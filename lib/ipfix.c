@@ -497,12 +497,6 @@ nfs_ipfix_model_enterprise(const struct nfs_ipfix_model *m)
     return m->pen;
 }
 
-uint16_t
-nfs_ipfix_template_id(unsigned ip_version)
-{
-    return ip_version == 4 ? NFS_IPFIX_TID_IP4 : ip_version == 6 ? NFS_IPFIX_TID_IP6 : 0;
-}
-
 static const struct layout *
 layout_of(const struct nfs_ipfix_model *m, unsigned ip_version)
 {
