@@ -5,9 +5,12 @@
  * in DLT order), byte 1 the decoder options (bit 0 tunnels, bit 1 nfsensor's extra tunnels,
  * bit 2 a wire length above the captured one), the rest is the captured frame, in an
  * allocation of its own so that a read past caplen is an ASan report. The decoded packet is
- * checked against the frame: every pointer it keeps lies inside the captured bytes.
+ * checked against the frame: every pointer it keeps lies inside the captured bytes. And the
+ * fast path (decode_fast.c) must decode exactly as the general steps do: the same verdict and,
+ * byte for byte, the same packet.
  */
 #include "decode.h"
+#include "decode_internal.h"
 #include "fuzz.h"
 
 #define MAX_DLT 300
@@ -29,7 +32,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct nfs_decode_options opt;
-    struct nfs_packet pkt;
+    struct nfs_packet pkt, general;
     enum nfs_counter verdict;
     uint8_t *frame;
     size_t len;
@@ -48,8 +51,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pkt.ts_us = 1700000000000000ull;
     pkt.cap_len = (uint32_t)len;
     pkt.wire_len = (uint32_t)len + (data[1] & 4 ? 1460 : 0);
+    general = pkt;
     verdict = nfs_decode(&pkt, dlts[data[0] % n_dlts], frame, &opt);
     if (verdict >= NFS_C_COUNT)
+        abort();
+    if (nfs_decode_steps(&general, dlts[data[0] % n_dlts], frame, &opt) != verdict ||
+        (verdict == NFS_C_PROCESSED && memcmp(&general, &pkt, sizeof(pkt)) != 0))
         abort();
     if (verdict == NFS_C_PROCESSED) {
         if (pkt.ip_version != 4 && pkt.ip_version != 6)
