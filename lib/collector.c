@@ -12,9 +12,7 @@
  *   bounded by replay_bytes and recognisable by flowId.
  * - Backoff doubles from reconnect_min_ms to reconnect_max_ms and starts again from the
  *   minimum once a connection lasted STABLE_MS.
- * - A file is complete when it has its final name: messages go to NAME.tmp, which is synced and
- *   renamed when the file is finished (rotation or close); a failed write is cut back, so even
- *   the .tmp holds whole messages only. Stdout, devices and FIFOs are streams, written in place.
+ * - Files: collector_file.c.
  */
 #include "collector.h"
 
@@ -29,69 +27,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
-#include "spool.h"
+#include "collector_internal.h"
 
-#define MAX_ADDRS     4
 #define STABLE_MS     5000
 #define ACK_CHECK_MS  100
 #define UDP_SNDBUF    (4 << 20)
 
-enum kind { K_UDP, K_TCP, K_FILE };
-
 static atomic_uint spool_serial; /* disk spool file names: one serial per TCP collector */
-enum tcp_state { T_WAIT, T_CONNECTING, T_UP, T_CLOSING, T_DONE };
-
-struct counters {
-    uint64_t sent, delivered, spool_full, send_errors, replayed, undelivered;
-    uint64_t messages, bytes, templates, connects, disconnects, files;
-    uint64_t not_sent_packets, not_sent_octets;
-    uint64_t taken; /* flow records added */
-};
-
-struct nfs_collector {
-    struct nfs_collector_options o;
-    char *name, *spool_dir;
-    enum kind kind;
-    struct nfs_collector_env env;
-    struct nfs_framer *framer;
-    uint64_t first_item_ms; /* when the partial message got its first item */
-    bool closing;
-    struct counters n;
-    /* network */
-    int fd;
-    struct sockaddr_storage addrs[MAX_ADDRS];
-    socklen_t alens[MAX_ADDRS];
-    int n_addrs, next_addr;
-    /* udp */
-    uint64_t tmpl_ms;
-    uint32_t msgs_since_tmpl;
-    bool announced;
-    /* tcp */
-    enum tcp_state st;
-    struct nfs_spool *spool;
-    uint64_t next_attempt_ms, deadline_ms, up_since_ms, ack_check_ms;
-    uint32_t backoff_ms;
-    uint8_t *pre; /* this connection's templates */
-    size_t pre_len, pre_cap, pre_off;
-    struct nfs_spool_msg *cur; /* the spool message being written */
-    size_t cur_off;
-    uint64_t written; /* bytes written on this connection */
-    uint32_t conn_seq;
-    bool shut;
-    /* file */
-    int ffd;
-    char *tmp_path, *final_path;
-    uint64_t opened_ms, fbytes, fflows;
-    bool is_stream, need_open; /* is_stream: stdout or a device or FIFO, written in place */
-    /* snapshot for other threads */
-    pthread_mutex_t lock;
-    struct nfs_exporter_stats snap;
-};
 
 static uint64_t
 min_u64(uint64_t a, uint64_t b)
@@ -156,9 +101,8 @@ resolve(struct nfs_collector *c, const char *rest, struct nfs_error *err)
 /* ------------------------------------------------------------------------------------------ */
 /* Templates */
 
-/* The templates and type records through the framer (UDP, a new file). */
-static void
-announce(struct nfs_collector *c, uint64_t now_ms)
+void
+nfs_collector_announce(struct nfs_collector *c, uint64_t now_ms)
 {
     for (size_t i = 0; i < c->env.n_preamble; i++)
         nfs_framer_add(c->framer, &c->env.preamble[i]);
@@ -216,7 +160,7 @@ udp_refresh(struct nfs_collector *c, uint64_t now_ms)
         return;
     if (!c->announced || now_ms - c->tmpl_ms >= (uint64_t)refresh_s * 1000 ||
         (c->o.template_refresh_messages && c->msgs_since_tmpl >= c->o.template_refresh_messages))
-        announce(c, now_ms);
+        nfs_collector_announce(c, now_ms);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -491,146 +435,6 @@ tcp_connect_now(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Files */
-
-/* NAME.tmp of the file that starts now; NAME from the strftime pattern. */
-static bool
-file_open(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
-{
-    char name[4096];
-    time_t t = time(NULL);
-    struct tm tm;
-    size_t n;
-
-    localtime_r(&t, &tm);
-    n = strftime(name, sizeof(name) - 8, c->o.target, &tm);
-    if (n == 0)
-        snprintf(name, sizeof(name) - 8, "%s", c->o.target);
-    free(c->final_path);
-    free(c->tmp_path);
-    c->final_path = strdup(name);
-    c->tmp_path = malloc(strlen(name) + 5);
-    if (c->final_path == NULL || c->tmp_path == NULL) {
-        nfs_error_set(err, "out of memory");
-        return false;
-    }
-    sprintf(c->tmp_path, "%s.tmp", name);
-    c->ffd = open(c->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (c->ffd < 0) {
-        nfs_error_set(err, "%s: cannot create %s: %s", c->name, c->tmp_path, strerror(errno));
-        return false;
-    }
-    c->opened_ms = now_ms;
-    c->fbytes = c->fflows = 0;
-    c->need_open = false;
-    nfs_framer_set_seq(c->framer, 0);
-    announce(c, now_ms);
-    return true;
-}
-
-static void
-file_write(struct nfs_collector *c, const struct nfs_ipfix_msg *m)
-{
-    size_t off = 0;
-
-    while (c->ffd >= 0 && off < m->len) {
-        ssize_t n = write(c->ffd, m->data + off, m->len - off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    if (c->ffd >= 0 && off == m->len) {
-        c->fbytes += m->len;
-        c->fflows += m->flows;
-        c->n.sent += m->flows;
-        c->n.messages++;
-        c->n.bytes += m->len;
-        return;
-    }
-    /* Cut the torn message off, so the file stays a sequence of whole messages. */
-    if (c->ffd >= 0 && !c->is_stream && ftruncate(c->ffd, (off_t)c->fbytes) == 0)
-        lseek(c->ffd, (off_t)c->fbytes, SEEK_SET);
-    c->n.send_errors += m->flows;
-    c->n.not_sent_packets += m->packets;
-    c->n.not_sent_octets += m->octets;
-}
-
-/* Renames tmp to the final name; a rotating collector never replaces an existing file. */
-static bool
-file_rename(struct nfs_collector *c)
-{
-    char alt[4200];
-    const char *dot, *base;
-
-    if (c->o.rotate_s == 0 && c->o.rotate_bytes == 0)
-        return rename(c->tmp_path, c->final_path) == 0;
-    base = strrchr(c->final_path, '/');
-    base = base ? base + 1 : c->final_path;
-    dot = strrchr(base, '.');
-    for (unsigned i = 0; i < 10000; i++) {
-        if (i == 0)
-            snprintf(alt, sizeof(alt), "%s", c->final_path);
-        else if (dot != NULL && dot != base)
-            snprintf(alt, sizeof(alt), "%.*s.%u%s", (int)(dot - c->final_path), c->final_path,
-                     i, dot);
-        else
-            snprintf(alt, sizeof(alt), "%s.%u", c->final_path, i);
-        if (renameat2(AT_FDCWD, c->tmp_path, AT_FDCWD, alt, RENAME_NOREPLACE) == 0)
-            return true;
-        if (errno == EINVAL && link(c->tmp_path, alt) == 0) {
-            unlink(c->tmp_path); /* no RENAME_NOREPLACE here: link refuses an existing name */
-            return true;
-        }
-        if (errno != EEXIST)
-            return false;
-    }
-    return false;
-}
-
-/* Finishes the open file: synced, renamed to its final name. */
-static void
-file_finish(struct nfs_collector *c)
-{
-    if (c->ffd < 0)
-        return;
-    nfs_framer_flush(c->framer);
-    if (c->is_stream) {
-        if (c->ffd != STDOUT_FILENO)
-            close(c->ffd);
-        c->ffd = -1;
-        c->n.delivered += c->fflows; /* the stream is complete */
-        c->fflows = 0;
-        return;
-    }
-    fsync(c->ffd);
-    close(c->ffd);
-    c->ffd = -1;
-    if (file_rename(c)) {
-        c->n.files++;
-        c->n.delivered += c->fflows;
-    } else {
-        c->n.send_errors += c->fflows;
-    }
-    c->need_open = true;
-}
-
-/* Before a new message: rotate when the next message could pass rotate_bytes. */
-static void
-file_before_item(struct nfs_collector *c, uint64_t now_ms)
-{
-    if (nfs_framer_pending(c->framer) != 0)
-        return;
-    if (c->ffd >= 0 && c->fflows > 0 && c->o.rotate_bytes &&
-        c->fbytes + nfs_framer_mtu(c->framer) > c->o.rotate_bytes)
-        file_finish(c);
-    if (c->need_open && !file_open(c, now_ms, &(struct nfs_error){{0}}))
-        c->ffd = -1;
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* Common */
 
 static void
@@ -646,7 +450,7 @@ framed(void *ctx, struct nfs_ipfix_msg *m)
         tcp_spool(c, m, nfs_mono_ms());
         break;
     case K_FILE:
-        file_write(c, m);
+        nfs_collector_file_write(c, m);
         break;
     }
 }
@@ -706,7 +510,7 @@ open_udp_tcp(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
     if (c->kind == K_UDP) {
         if (!udp_open(c, err))
             return false;
-        announce(c, now_ms);
+        nfs_collector_announce(c, now_ms);
         return true;
     }
     /* Unique in the process too: a daemon runs one exporter per interface. */
@@ -718,47 +522,6 @@ open_udp_tcp(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
     if (c->o.require_connect)
         return tcp_connect_now(c, now_ms, err);
     tcp_connect(c, now_ms);
-    return true;
-}
-
-/* An existing target that is not a regular file or a directory: a device (/dev/null) or a FIFO. */
-static bool
-is_special(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-}
-
-/*
- * "-" is stdout; a device or FIFO is opened and written in place, as a stream: renaming
- * NAME.tmp over it would replace /dev/null or the pipe with a plain file. Streams are not
- * rotated. Anything else is a file, written as NAME.tmp and renamed.
- */
-static bool
-open_file(struct nfs_collector *c, uint64_t now_ms, struct nfs_error *err)
-{
-    const char *target = c->o.target;
-
-    if (strcmp(target, "-") == 0) {
-        if (isatty(STDOUT_FILENO)) {
-            nfs_error_set(err, "-: refusing to write IPFIX to a terminal");
-            return false;
-        }
-        c->ffd = STDOUT_FILENO;
-    } else if (is_special(target)) {
-        c->ffd = open(target, O_WRONLY | O_CLOEXEC);
-        if (c->ffd < 0) {
-            nfs_error_set(err, "%s: cannot open %s: %s", c->name, target, strerror(errno));
-            return false;
-        }
-    } else {
-        return file_open(c, now_ms, err);
-    }
-    c->is_stream = true;
-    c->o.rotate_s = 0;
-    c->o.rotate_bytes = 0;
-    announce(c, now_ms);
     return true;
 }
 
@@ -802,7 +565,7 @@ nfs_collector_open(const struct nfs_collector_options *o, const struct nfs_colle
         ok = false;
     } else {
         c->kind = K_FILE;
-        ok = open_file(c, now_ms, err);
+        ok = nfs_collector_file_open(c, now_ms, err);
     }
     if (!ok) {
         if (c->kind == K_FILE && c->tmp_path != NULL && c->ffd >= 0)
@@ -824,7 +587,7 @@ nfs_collector_add(struct nfs_collector *c, const struct nfs_ipfix_item *item, ui
     if (c->kind == K_UDP)
         udp_refresh(c, now_ms);
     else if (c->kind == K_FILE)
-        file_before_item(c, now_ms);
+        nfs_collector_file_before_item(c, now_ms);
     if (nfs_framer_pending(c->framer) == 0)
         c->first_item_ms = now_ms;
     if (!nfs_framer_add(c->framer, item)) {
@@ -890,7 +653,7 @@ nfs_collector_timer(struct nfs_collector *c, uint64_t now_ms, uint32_t flush_ms)
         uint64_t due = c->opened_ms + (uint64_t)c->o.rotate_s * 1000;
 
         if (now_ms >= due)
-            file_finish(c);
+            nfs_collector_file_finish(c);
         else
             next = min_u64(next, due);
     }
@@ -962,7 +725,7 @@ nfs_collector_close(struct nfs_collector *c, struct nfs_error *err)
         c->n.not_sent_octets += o;
     }
     if (c->kind == K_FILE)
-        file_finish(c);
+        nfs_collector_file_finish(c);
     c->need_open = false;
     tcp_drop_connection(c);
     if (c->kind == K_UDP)
