@@ -192,11 +192,11 @@ map_more(struct chunked *m)
     void *w;
 
     unmap_window(m);
+    m->consumed = start; /* first: a caller falling back to read() resumes from here */
+    m->pos = m->len = m->prefetched = 0;
     if (fstat(m->fd, &st) != 0 || !S_ISREG(st.st_mode))
         return false;
     end = (uint64_t)st.st_size < off + WINDOW ? (uint64_t)st.st_size : off + WINDOW;
-    m->consumed = start;
-    m->pos = m->len = m->prefetched = 0;
     m->eof = end <= start;
     if (m->eof)
         return true;
