@@ -166,6 +166,9 @@ udp_refresh(struct nfs_collector *c, uint64_t now_ms)
 /* ------------------------------------------------------------------------------------------ */
 /* TCP */
 
+/* Stream bytes the collector's kernel acknowledged: tcpi_bytes_acked counts the SYN too (and
+ * our FIN once acknowledged), so one less, or a message short of its last byte would pass for
+ * acknowledged. */
 static uint64_t
 tcp_acked(int fd)
 {
@@ -174,9 +177,10 @@ tcp_acked(int fd)
 
     memset(&ti, 0, sizeof(ti));
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
-        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked) ||
+        ti.tcpi_bytes_acked == 0)
         return 0;
-    return ti.tcpi_bytes_acked;
+    return ti.tcpi_bytes_acked - 1;
 }
 
 static void
