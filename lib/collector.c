@@ -4,12 +4,16 @@
  * Policy notes:
  * - UDP never waits and never reads: an absent collector costs nothing but the datagrams
  *   (ICMP errors are not reported on an unconnected socket, so nothing is logged either).
- * - TCP knows what the collector read only at a clean close: the collector's kernel sends FIN
- *   only when its socket had no unread data, so every byte acknowledged before a FIN was
- *   consumed. After a reset the unread part of the collector's receive buffer is lost; it is
- *   at most that buffer's size, so written messages are retained until they lie replay_bytes
- *   behind the acknowledged point, and replayed after a reset: at-least-once, with duplicates
- *   bounded by replay_bytes and recognisable by flowId.
+ * - TCP knows what the collector read only at a clean close it was asked for: after we shut
+ *   our side down, the collector's FIN says it read to the end, and its kernel sends FIN only
+ *   when its socket had no unread data, so every byte acknowledged before it was consumed. A FIN
+ *   we did not ask for proves nothing: a collector killed right after a read (SIGKILL, a crash)
+ *   closes with a FIN too, and what it read but had not stored dies with it. That FIN, like a
+ *   reset (which loses the unread part of the collector's receive buffer), is an unclean end:
+ *   written messages are retained until they lie replay_bytes behind the acknowledged point,
+ *   and replayed after any unclean end: at-least-once, with duplicates bounded by replay_bytes
+ *   and recognisable by flowId. replay_bytes must cover the collector's receive buffer plus
+ *   what it reads ahead of storing (docs/collectors.md).
  * - Backoff doubles from reconnect_min_ms to reconnect_max_ms and starts again from the
  *   minimum once a connection lasted STABLE_MS.
  * - Files: collector_file.c.
@@ -203,8 +207,8 @@ tcp_drop_connection(struct nfs_collector *c)
     c->shut = false;
 }
 
-/* The connection ended: cleanly (the collector closed; everything acknowledged was read) or
- * not (everything retained is replayed). */
+/* The connection ended: cleanly (the collector closed after we did; everything acknowledged
+ * was read) or not (everything retained is replayed). */
 static void
 tcp_lost(struct nfs_collector *c, bool clean, uint64_t now_ms)
 {
@@ -376,8 +380,9 @@ tcp_read(struct nfs_collector *c, uint64_t now_ms)
 
         if (n > 0)
             continue; /* collectors send nothing back; ignore whatever comes */
+        /* A FIN proves the collector read everything only when it answers ours (the top). */
         if (n == 0)
-            tcp_lost(c, true, now_ms);
+            tcp_lost(c, c->st == T_CLOSING, now_ms);
         else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             tcp_lost(c, false, now_ms);
         return;

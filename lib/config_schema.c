@@ -356,7 +356,7 @@ const struct nfs_config_key nfs_config_keys[] = {
      .shown = is_tcp},
     {NFS_CT_SIZE,     "collectors[].spool_disk",     COLL(spool_disk_bytes),        1u << 20, 1ull << 44, "1GiB", NFS_CK_RELOAD,       "TCP: bound of the disk spool",
      .shown = is_tcp},
-    {NFS_CT_SIZE,     "collectors[].replay",         COLL(replay_bytes),            0, 1ull << 40,   "8MiB",      NFS_CK_RELOAD,       "TCP: sent bytes kept to resend after a connection reset (at most half the spool)",
+    {NFS_CT_SIZE,     "collectors[].replay",         COLL(replay_bytes),            0, 1ull << 40,   "8MiB",      NFS_CK_RELOAD,       "TCP: sent bytes kept to resend after a reset or a close nfsensord did not ask for (at most half the spool)",
      .shown = is_tcp},
     {NFS_CT_DURATION, "collectors[].reconnect_min",  COLL(reconnect_min_ms),        100, SECONDS(3600), "1s",     NFS_CK_RELOAD,       "TCP: first reconnect delay, doubled after each failure",
      .shown = is_tcp},
