@@ -1,8 +1,8 @@
 /*
  * flow_table.c: see flow_table.h.
  *
- * Memory: the pool (mmap) and the slot array (calloc) are reserved at creation, so pages are only
- * backed once flows use them (4 KiB pages: see reserve); a flow costs
+ * Memory: the pool and the slot array are mapped at creation, so pages are only backed once
+ * flows use them (4 KiB pages: see reserve), BACK_STEP bytes at a time (see back); a flow costs
  * sizeof(struct nfs_flow) plus two 8-byte slots.
  * Deletion shifts later probes back (no tombstones), so a long run never degrades lookups.
  * Timeouts compare NFStream's truncated milliseconds, with its `>=` (FEATURES.md 2).
@@ -18,6 +18,7 @@
 #define WHEEL_MASK  (WHEEL_SLOTS - 1)
 #define IN_RUN      WHEEL_SLOTS /* nfs_flow.slot of a flow in its wheel's sorted run */
 #define QUIET_NONE  UINT64_MAX
+#define BACK_STEP   (256u << 10) /* pool bytes backed at a time: 64 pages, one call */
 
 /* The expiry wheel a flow is in (nfs_flow.list): idle timeout, or TCP linger. */
 enum list_id { LIST_NONE, LIST_OPEN, LIST_CLOSING, N_WHEELS };
@@ -68,6 +69,8 @@ struct nfs_flow_table {
     size_t pool_bytes;
     size_t stride;      /* bytes of one pool entry: the flow and its plugin state */
     uint32_t pool_used; /* pool entries ever handed out */
+    size_t pool_backed; /* pool bytes backed by back_pool */
+    bool back_failed;   /* back() is not available: pages are faulted as they are touched */
     uint32_t free_head; /* recycled entries, chained through lru_next */
     uint32_t live;      /* flows in the table */
     uint32_t filled;    /* of those, flows with packets (not an empty continuation) */
@@ -322,19 +325,67 @@ wheel_lru(struct nfs_flow_table *t, struct wheel *w)
 /* ---- creation ---- */
 
 /*
- * Zeroed memory, backed as it is touched, page-aligned (calloc's is 16 bytes past a page).
+ * Zeroed memory, backed only when back() or a first touch asks, page-aligned (calloc's is 16 bytes
+ * past a page).
  * In 4 KiB pages, though a large table misses the TLB on most lookups: no MADV_HUGEPAGE, as the
  * first touch of a 2 MiB page can stall the capture thread (direct compaction where THP defrag
  * is "madvise"; on a VM, backing memory the host took back after another process freed it).
  * Measured (bench/README.md): steady runs gain ~10 % with huge pages, runs after another
  * tool's memory churn lose ~25 %.
  */
-static uint8_t *
+static void *
 reserve(size_t bytes)
 {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Backs [p, p + bytes) in one call: a fault per 4 KiB page, as touching them does, cost about a
+ * tenth of the metering profile's CPU at 10^5 flows (exception entry, page walk and lock per
+ * page; bench/README.md). Without MADV_POPULATE_WRITE (Linux < 5.14) it fails, and the pages
+ * are faulted as they are touched.
+ */
+static bool
+back(void *p, size_t bytes)
+{
+    return madvise(p, bytes, MADV_POPULATE_WRITE) == 0;
+}
+
+/* Backs the pool BACK_STEP by BACK_STEP, as the entry at index is handed out for the first time. */
+static inline void
+back_pool(struct nfs_flow_table *t, uint32_t index)
+{
+    size_t end = ((size_t)index + 1) * t->stride;
+
+    while (end > t->pool_backed && !t->back_failed) {
+        size_t step = t->pool_bytes - t->pool_backed;
+
+        step = step < BACK_STEP ? step : BACK_STEP;
+        if (back(t->pool + t->pool_backed, step))
+            t->pool_backed += step;
+        else
+            t->back_failed = true;
+    }
+}
+
+/* A zeroed slot array, backed at once: a rehash or a lookup touches all of its pages. */
+static struct slot *
+slots_alloc(uint64_t n)
+{
+    struct slot *slots = reserve(n * sizeof(*slots));
+
+    if (slots != NULL)
+        back(slots, n * sizeof(*slots));
+    return slots;
+}
+
+static void
+slots_free(struct slot *slots, uint32_t mask)
+{
+    if (slots != NULL)
+        munmap(slots, ((size_t)mask + 1) * sizeof(*slots));
 }
 
 struct nfs_flow_table *
@@ -361,7 +412,7 @@ nfs_flow_table_create(const struct nfs_flow_options *opt, size_t state_size, nfs
     t->stride = (sizeof(struct nfs_flow) + state_size + 7) & ~(size_t)7;
     t->pool_bytes = (size_t)(opt->max_flows ? opt->max_flows : 1) * t->stride;
     t->pool = reserve(t->pool_bytes);
-    t->slots = calloc(nslots, sizeof(*t->slots));
+    t->slots = slots_alloc(nslots);
     /* Pages are backed as buckets are sorted: a bucket's flows at most, usually a few. */
     t->sorting = malloc((opt->max_flows ? opt->max_flows : 1) * sizeof(*t->sorting));
     if (t->pool && t->slots && t->sorting) {
@@ -380,7 +431,7 @@ nfs_flow_table_destroy(struct nfs_flow_table *t)
         return;
     if (t->pool != NULL)
         munmap(t->pool, t->pool_bytes);
-    free(t->slots);
+    slots_free(t->slots, t->mask);
     free(t->sorting);
     free(t);
 }
@@ -425,14 +476,14 @@ static void
 grow(struct nfs_flow_table *t)
 {
     uint32_t mask = t->mask * 2 + 1;
-    struct slot *slots = calloc((size_t)mask + 1, sizeof(*slots));
+    struct slot *slots = slots_alloc((uint64_t)mask + 1);
 
     if (slots == NULL)
         return; /* keep probing the fuller table: slower, still correct */
     for (uint32_t i = 0; i <= t->mask; i++)
         if (t->slots[i].index1 != 0)
             slot_put(slots, mask, t->slots[i]);
-    free(t->slots);
+    slots_free(t->slots, t->mask);
     t->slots = slots;
     t->mask = mask;
 }
@@ -534,6 +585,7 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
         t->free_head = at(t, index)->lru_next;
     } else {
         index = t->pool_used++;
+        back_pool(t, index);
     }
     f = at(t, index);
     f->index = index;
