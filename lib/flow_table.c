@@ -9,6 +9,7 @@
  */
 #include "flow_table.h"
 
+#include <sanitizer/asan_interface.h> /* no-op macros unless built with AddressSanitizer */
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -86,6 +87,23 @@ static inline struct nfs_flow *
 at(const struct nfs_flow_table *t, uint32_t index)
 {
     return (struct nfs_flow *)(t->pool + (size_t)index * t->stride);
+}
+
+/*
+ * The pool is not malloc'd, so AddressSanitizer knows nothing of its entries by itself: a free
+ * entry is poisoned, and a flow used after it ended (a plugin keeping a pointer, a list left
+ * pointing at it) is reported as a use-after-poison. Without the sanitizer these do nothing.
+ */
+static inline void
+entry_poison(const struct nfs_flow_table *t, uint32_t from, uint32_t n)
+{
+    ASAN_POISON_MEMORY_REGION(t->pool + (size_t)from * t->stride, (size_t)n * t->stride);
+}
+
+static inline void
+entry_unpoison(const struct nfs_flow_table *t, uint32_t index)
+{
+    ASAN_UNPOISON_MEMORY_REGION(at(t, index), t->stride);
 }
 
 static inline uint64_t
@@ -429,8 +447,11 @@ nfs_flow_table_destroy(struct nfs_flow_table *t)
 {
     if (t == NULL)
         return;
-    if (t->pool != NULL)
+    if (t->pool != NULL) {
+        /* The sanitizer keeps a poison after munmap: the next mapping there would inherit it. */
+        ASAN_UNPOISON_MEMORY_REGION(t->pool, t->pool_bytes);
         munmap(t->pool, t->pool_bytes);
+    }
     slots_free(t->slots, t->mask);
     free(t->sorting);
     free(t);
@@ -531,6 +552,7 @@ release(struct nfs_flow_table *t, struct nfs_flow *f)
     f->lru_next = t->free_head;
     t->free_head = f->index;
     t->live--;
+    entry_poison(t, f->index, 1);
 }
 
 static void
@@ -582,10 +604,12 @@ add(struct nfs_flow_table *t, const struct nfs_flow_key *key, uint32_t hash)
         evict_one(t);
     if (t->free_head != NIL) {
         index = t->free_head;
+        entry_unpoison(t, index);
         t->free_head = at(t, index)->lru_next;
     } else {
         index = t->pool_used++;
         back_pool(t, index);
+        entry_unpoison(t, index); /* poisoned by a reset, or never */
     }
     f = at(t, index);
     f->index = index;
@@ -844,6 +868,7 @@ reset(struct nfs_flow_table *t)
     t->age = (struct list){NIL, NIL};
     wheel_init(&t->wheels[LIST_OPEN], t->opt.idle_timeout_ms);
     wheel_init(&t->wheels[LIST_CLOSING], t->opt.tcp_linger_ms);
+    entry_poison(t, 0, t->pool_used);
     t->free_head = NIL;
     t->pool_used = 0;
     t->live = 0;

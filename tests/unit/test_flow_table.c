@@ -415,6 +415,32 @@ test_expiry_in_one_millisecond(void)
     nfs_flow_table_destroy(t);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+
+/* The pool is mmap'd: the table poisons ended flows itself, so ASan reports a use after end. */
+static void
+test_ended_flows_are_poisoned_for_asan(void)
+{
+    struct nfs_flow_table *t = table(true, 100);
+    struct nfs_packet p = pkt4(A, 1000, B, 53, 17, 1000, 80, 0);
+    struct nfs_observation obs;
+    struct nfs_flow *f = nfs_flow_table_packet(t, &p, &obs), *g;
+
+    CHECK(f != NULL && !__asan_address_is_poisoned(f));
+    nfs_flow_table_expire(t, 20000 * 1000ull, 100); /* f idles out: its entry is free... */
+    CHECK_EQ(n_ended, 1);
+    CHECK(__asan_address_is_poisoned(f));
+    CHECK(__asan_address_is_poisoned((const uint8_t *)f + sizeof(*f) - 1));
+    p = pkt4(A, 2000, B, 53, 17, 20001, 80, 0); /* ...until the next new flow takes it */
+    g = nfs_flow_table_packet(t, &p, &obs);
+    CHECK(g == f && !__asan_address_is_poisoned(g));
+    nfs_flow_table_flush(t); /* every flow ends at once */
+    CHECK(__asan_address_is_poisoned(g));
+    nfs_flow_table_destroy(t);
+}
+#endif
+
 int
 main(void)
 {
@@ -431,5 +457,8 @@ main(void)
     RUN(test_idle_expiry_matches_a_model);
     RUN(test_flow_seen_after_its_bucket_was_sorted_still_ends_on_time);
     RUN(test_expiry_in_one_millisecond);
+#ifdef __SANITIZE_ADDRESS__
+    RUN(test_ended_flows_are_poisoned_for_asan);
+#endif
     return check_exit();
 }
