@@ -347,9 +347,9 @@ wheel_lru(struct nfs_flow_table *t, struct wheel *w)
  * past a page).
  * In 4 KiB pages, though a large table misses the TLB on most lookups: no MADV_HUGEPAGE, as the
  * first touch of a 2 MiB page can stall the capture thread (direct compaction where THP defrag
- * is "madvise"; on a VM, backing memory the host took back after another process freed it).
- * Measured (bench/README.md): steady runs gain ~10 % with huge pages, runs after another
- * tool's memory churn lose ~25 %.
+ * is "madvise"; on a VM, backing a block the host took back after it was freed). Measured
+ * (bench/README.md): huge pages save a tenth of the metering profile's user time, and cost
+ * 0.03-0.15 s of system time per run at random on this VM, more than they save.
  */
 static void *
 reserve(size_t bytes)
